@@ -1,0 +1,462 @@
+#include "pipeline/config/config_reader.hpp"
+
+#include <algorithm>
+#include <cerrno>
+#include <charconv>
+#include <cmath>
+#include <cstdlib>
+#include <sstream>
+#include <tuple>
+
+namespace cvpipe {
+namespace {
+
+std::string quote(std::string_view s) { return "\"" + std::string(s) + "\""; }
+
+// What a node holds, for "got ..." in messages.
+std::string describe_node(const YAML::Node& n) {
+  if (!n.IsDefined() || n.IsNull()) return "nothing";
+  if (n.IsScalar()) {
+    char* end = nullptr;
+    const std::string& t = n.Scalar();
+    std::strtod(t.c_str(), &end);
+    const bool numeric = !t.empty() && end == t.c_str() + t.size();
+    return numeric ? t : quote(t);
+  }
+  if (n.IsSequence()) return "a list";
+  if (n.IsMap()) return "a mapping";
+  return "an unknown value";
+}
+
+std::string format_number(double v) {
+  std::ostringstream s;
+  s << v;
+  return s.str();
+}
+
+std::string range_text(std::int64_t min, std::int64_t max) {
+  if (min != ConfigReader::kIntMin && max != ConfigReader::kIntMax)
+    return "in [" + std::to_string(min) + ", " + std::to_string(max) + "]";
+  if (min != ConfigReader::kIntMin) return ">= " + std::to_string(min);
+  if (max != ConfigReader::kIntMax) return "<= " + std::to_string(max);
+  return "";
+}
+
+std::string range_text(double min, double max) {
+  const bool has_min = std::isfinite(min), has_max = std::isfinite(max);
+  if (has_min && has_max) return "in [" + format_number(min) + ", " + format_number(max) + "]";
+  if (has_min) return ">= " + format_number(min);
+  if (has_max) return "<= " + format_number(max);
+  return "";
+}
+
+std::optional<std::int64_t> parse_int(const std::string& s) {
+  std::int64_t v = 0;
+  const char* end = s.data() + s.size();
+  auto [p, ec] = std::from_chars(s.data(), end, v);
+  if (ec != std::errc() || p != end || s.empty()) return std::nullopt;
+  return v;
+}
+
+std::optional<double> parse_double(const std::string& s) {
+  if (s.empty()) return std::nullopt;
+  errno = 0;
+  char* end = nullptr;
+  const double v = std::strtod(s.c_str(), &end);
+  if (errno != 0 || end != s.c_str() + s.size() || !std::isfinite(v)) return std::nullopt;
+  return v;
+}
+
+std::optional<bool> parse_bool(std::string s) {
+  std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return std::tolower(c); });
+  if (s == "true" || s == "yes" || s == "on") return true;
+  if (s == "false" || s == "no" || s == "off") return false;
+  return std::nullopt;
+}
+
+std::string join(std::initializer_list<std::string_view> words, std::string_view sep) {
+  std::string out;
+  for (auto w : words) {
+    if (!out.empty()) out += sep;
+    out += w;
+  }
+  return out;
+}
+
+}  // namespace
+
+std::string ConfigError::to_string() const {
+  std::string out = file;
+  if (line > 0) out += ":" + std::to_string(line) + ":" + std::to_string(column);
+  out += ": ";
+  if (!path.empty()) out += path + ": ";
+  out += message;
+  return out;
+}
+
+void ConfigDiagnostics::add(const YAML::Mark& mark, const std::string& path, std::string message) {
+  if (describing_) return;
+  ConfigError e;
+  e.path = path;
+  e.message = std::move(message);
+  // A value that came from --set is reported against the command line, not the file.
+  for (const auto& [overridden, origin] : overrides_) {
+    if (path == overridden || path.rfind(overridden + ".", 0) == 0 || path.rfind(overridden + "[", 0) == 0) {
+      e.file = origin;
+      errors_.push_back(std::move(e));
+      return;
+    }
+  }
+  e.file = file_;
+  if (!mark.is_null()) {
+    e.line = mark.line + 1;
+    e.column = mark.column + 1;
+  }
+  errors_.push_back(std::move(e));
+}
+
+void ConfigDiagnostics::add_override(std::string canonical_path, std::string origin) {
+  overrides_[std::move(canonical_path)] = std::move(origin);
+}
+
+void ConfigDiagnostics::add_override_error(const std::string& origin, std::string message) {
+  if (describing_) return;
+  errors_.push_back(ConfigError{origin, 0, 0, "", std::move(message)});
+}
+
+std::vector<ConfigError> ConfigDiagnostics::sorted() const {
+  std::vector<ConfigError> out = errors_;
+  // Command-line (--set) errors first, then the file's by position.
+  std::stable_sort(out.begin(), out.end(), [this](const ConfigError& a, const ConfigError& b) {
+    return std::make_tuple(a.file == file_, a.line, a.column) < std::make_tuple(b.file == file_, b.line, b.column);
+  });
+  // The same error reached twice (e.g. a section read by two passes) is reported once.
+  out.erase(std::unique(out.begin(), out.end(),
+                        [](const ConfigError& a, const ConfigError& b) {
+                          return a.to_string() == b.to_string();
+                        }),
+            out.end());
+  return out;
+}
+
+ConfigException::ConfigException(std::vector<ConfigError> errors)
+    : std::runtime_error(errors.empty() ? "config error" : errors.front().to_string()),
+      errors_(std::move(errors)) {}
+
+ConfigReader::ConfigReader(const YAML::Node& node, std::string path, ConfigDiagnostics& diag,
+                           YAML::Mark mark)
+    : node_(node), path_(std::move(path)), diag_(&diag), mark_(mark) {
+  if (node_.IsDefined() && !node_.IsNull() && !node_.Mark().is_null()) mark_ = node_.Mark();
+  if (!node_.IsDefined() || node_.IsNull()) return;
+  if (!node_.IsMap()) {
+    diag_->add(mark_, path_, "expected a mapping (key: value lines), got " + describe_node(node_));
+    return;
+  }
+  is_map_ = true;
+  // yaml-cpp keeps duplicate keys and answers lookups with the first; report the others.
+  std::map<std::string, int> first_line;
+  for (const auto& kv : node_) {
+    if (!kv.first.IsScalar()) {
+      diag_->add(kv.first.Mark(), path_, "keys must be plain words, got " + describe_node(kv.first));
+      continue;
+    }
+    const std::string key = kv.first.Scalar();
+    auto [it, inserted] = first_line.emplace(key, kv.first.Mark().line + 1);
+    if (!inserted)
+      diag_->add(kv.first.Mark(), key_path(key),
+                 "duplicate key (first given on line " + std::to_string(it->second) + ")");
+  }
+}
+
+std::string ConfigReader::key_path(std::string_view key) const {
+  if (path_.empty()) return std::string(key);
+  return path_ + "." + std::string(key);
+}
+
+YAML::Node ConfigReader::find(std::string_view key) const {
+  if (!is_map_) return YAML::Node(YAML::NodeType::Undefined);
+  for (const auto& kv : node_)
+    if (kv.first.IsScalar() && kv.first.Scalar() == key) return kv.second;
+  return YAML::Node(YAML::NodeType::Undefined);
+}
+
+YAML::Node ConfigReader::take(std::string_view key) {
+  used_.emplace(key);
+  return find(key);
+}
+
+bool ConfigReader::written_on_key_line(std::string_view key) const {
+  // YAML reads `key: null` and `key:` alike; only the first has its value beside the key.
+  if (!is_map_) return false;
+  for (const auto& kv : node_)
+    if (kv.first.IsScalar() && kv.first.Scalar() == key)
+      return !kv.second.Mark().is_null() && kv.second.Mark().line == kv.first.Mark().line &&
+             kv.second.Mark().column > kv.first.Mark().column;
+  return false;
+}
+
+bool ConfigReader::has(std::string_view key) const {
+  const YAML::Node n = find(key);
+  return n.IsDefined() && (!n.IsNull() || written_on_key_line(key));
+}
+
+YAML::Mark ConfigReader::mark_of(std::string_view key) const {
+  const YAML::Node n = find(key);
+  if (n.IsDefined() && !n.Mark().is_null()) return n.Mark();
+  return mark_;
+}
+
+void ConfigReader::fail(std::string_view key, std::string message) {
+  diag_->add(mark_of(key), key_path(key), std::move(message));
+}
+
+void ConfigReader::fail_here(std::string message) { diag_->add(mark_, path_, std::move(message)); }
+
+bool ConfigReader::scalar_or_fail(std::string_view key, const YAML::Node& n, std::string_view expected) {
+  if (n.IsScalar()) return true;
+  fail(key, "expected " + std::string(expected) + ", got " + describe_node(n));
+  return false;
+}
+
+void ConfigReader::document(std::string_view key, std::string type, std::string default_text,
+                            std::string constraint, bool required) {
+  if (!describing()) return;
+  auto& docs = diag_->docs();
+  for (const auto& d : docs)
+    if (d.key == key) return;
+  docs.push_back({std::string(key), std::move(type), std::move(default_text), std::move(constraint), required});
+}
+
+std::optional<std::int64_t> ConfigReader::optional_integer(std::string_view key, std::int64_t min,
+                                                           std::int64_t max) {
+  if (describing()) {
+    document(key, "integer", "", range_text(min, max), false);
+    return std::nullopt;
+  }
+  const YAML::Node n = take(key);
+  if (!n.IsDefined() || n.IsNull()) return std::nullopt;
+  const std::string range = range_text(min, max);
+  const std::string expected = "an integer" + (range.empty() ? "" : " " + range);
+  if (!scalar_or_fail(key, n, expected)) return std::nullopt;
+  auto v = parse_int(n.Scalar());
+  if (!v || *v < min || *v > max) {
+    fail(key, "expected " + expected + ", got " + describe_node(n));
+    return std::nullopt;
+  }
+  return v;
+}
+
+std::int64_t ConfigReader::integer(std::string_view key, std::int64_t fallback, std::int64_t min,
+                                   std::int64_t max) {
+  if (describing()) {
+    document(key, "integer", std::to_string(fallback), range_text(min, max), false);
+    return fallback;
+  }
+  return optional_integer(key, min, max).value_or(fallback);
+}
+
+std::int64_t ConfigReader::odd_integer(std::string_view key, std::int64_t fallback, std::int64_t min,
+                                       std::int64_t max) {
+  const std::string range = range_text(min, max);
+  if (describing()) {
+    document(key, "integer", std::to_string(fallback), "odd" + (range.empty() ? "" : ", " + range), false);
+    return fallback;
+  }
+  const YAML::Node n = find(key);
+  auto v = optional_integer(key, min, max);
+  if (!v) return fallback;
+  if (*v % 2 == 0) {
+    fail(key, "expected an odd integer" + (range.empty() ? "" : " " + range) + ", got " + describe_node(n));
+    return fallback;
+  }
+  return *v;
+}
+
+std::optional<double> ConfigReader::optional_number(std::string_view key, double min, double max) {
+  if (describing()) {
+    document(key, "number", "", range_text(min, max), false);
+    return std::nullopt;
+  }
+  const YAML::Node n = take(key);
+  if (!n.IsDefined() || n.IsNull()) return std::nullopt;
+  const std::string range = range_text(min, max);
+  const std::string expected = "a number" + (range.empty() ? "" : " " + range);
+  if (!scalar_or_fail(key, n, expected)) return std::nullopt;
+  auto v = parse_double(n.Scalar());
+  if (!v || *v < min || *v > max) {
+    fail(key, "expected " + expected + ", got " + describe_node(n));
+    return std::nullopt;
+  }
+  return v;
+}
+
+double ConfigReader::number(std::string_view key, double fallback, double min, double max) {
+  if (describing()) {
+    document(key, "number", format_number(fallback), range_text(min, max), false);
+    return fallback;
+  }
+  return optional_number(key, min, max).value_or(fallback);
+}
+
+void ConfigReader::document_rule(std::string_view key, std::string_view rule) {
+  if (!describing()) return;
+  for (ParamDoc& d : diag_->docs())
+    if (d.key == key) d.constraint += (d.constraint.empty() ? "" : "; ") + std::string(rule);
+}
+
+double ConfigReader::positive_number(std::string_view key, double fallback, double max) {
+  const std::string range = std::isfinite(max) ? "in (0, " + format_number(max) + "]" : "> 0";
+  if (describing()) {
+    document(key, "number", format_number(fallback), range, false);
+    return fallback;
+  }
+  const YAML::Node n = find(key);
+  auto v = optional_number(key);
+  if (!v) return fallback;
+  if (*v <= 0 || *v > max) {
+    fail(key, "expected a number " + range + ", got " + describe_node(n));
+    return fallback;
+  }
+  return *v;
+}
+
+bool ConfigReader::boolean(std::string_view key, bool fallback) {
+  if (describing()) {
+    document(key, "boolean", fallback ? "true" : "false", "", false);
+    return fallback;
+  }
+  const YAML::Node n = take(key);
+  if (!n.IsDefined() || n.IsNull()) return fallback;
+  if (!scalar_or_fail(key, n, "true or false")) return fallback;
+  auto v = parse_bool(n.Scalar());
+  if (!v) {
+    fail(key, "expected true or false, got " + describe_node(n));
+    return fallback;
+  }
+  return *v;
+}
+
+std::optional<std::string> ConfigReader::optional_string(std::string_view key) {
+  if (describing()) {
+    document(key, "string", "", "", false);
+    return std::nullopt;
+  }
+  const YAML::Node n = take(key);
+  if (n.IsDefined() && n.IsNull() && written_on_key_line(key)) return "null";  // e.g. `type: null`
+  if (!n.IsDefined() || n.IsNull()) return std::nullopt;
+  if (!scalar_or_fail(key, n, "a string")) return std::nullopt;
+  return n.Scalar();
+}
+
+std::string ConfigReader::string(std::string_view key, std::string fallback) {
+  if (describing()) {
+    document(key, "string", fallback.empty() ? "\"\"" : fallback, "", false);
+    return fallback;
+  }
+  return optional_string(key).value_or(std::move(fallback));
+}
+
+std::string ConfigReader::required_string(std::string_view key) {
+  if (describing()) {
+    document(key, "string", "", "", true);
+    return "";
+  }
+  auto v = optional_string(key);
+  if (!v) {
+    if (!has(key)) fail(key, "missing required key");
+    return "";
+  }
+  return *v;
+}
+
+std::string ConfigReader::choice(std::string_view key, std::string fallback,
+                                 std::initializer_list<std::string_view> choices) {
+  if (describing()) {
+    document(key, "one of " + join(choices, "|"), fallback, "", false);
+    return fallback;
+  }
+  auto v = optional_string(key);
+  if (!v) return fallback;
+  for (auto c : choices)
+    if (*v == c) return *v;
+  std::string message = "expected one of " + join(choices, ", ") + ", got " + quote(*v);
+  std::vector<std::string> candidates(choices.begin(), choices.end());
+  if (auto near = closest_match(*v, candidates); !near.empty()) message += " (did you mean " + quote(near) + "?)";
+  fail(key, message);
+  return fallback;
+}
+
+ConfigReader ConfigReader::map(std::string_view key) {
+  const YAML::Node n = take(key);
+  return ConfigReader(n, key_path(key), *diag_, mark_of(key));
+}
+
+std::vector<ConfigReader> ConfigReader::map_list(std::string_view key, bool required) {
+  std::vector<ConfigReader> out;
+  if (describing()) return out;
+  const YAML::Node n = take(key);
+  if (!n.IsDefined() || n.IsNull()) {
+    if (required) fail(key, "missing required key (a list)");
+    return out;
+  }
+  if (!n.IsSequence()) {
+    fail(key, "expected a list (lines starting with \"- \"), got " + describe_node(n));
+    return out;
+  }
+  for (std::size_t i = 0; i < n.size(); ++i) {
+    const std::string item_path = key_path(key) + "[" + std::to_string(i) + "]";
+    out.emplace_back(n[i], item_path, *diag_, n[i].Mark().is_null() ? mark_of(key) : n[i].Mark());
+    if (!n[i].IsDefined() || n[i].IsNull()) out.back().fail_here("expected a mapping, got nothing");
+  }
+  return out;
+}
+
+YAML::Node ConfigReader::raw(std::string_view key) { return take(key); }
+
+void ConfigReader::finish() {
+  if (!is_map_ || describing()) return;
+  std::vector<std::string> known(used_.begin(), used_.end());
+  for (const auto& kv : node_) {
+    if (!kv.first.IsScalar()) continue;
+    const std::string& key = kv.first.Scalar();
+    if (used_.count(key)) continue;
+    std::string message = "unknown key";
+    if (auto near = closest_match(key, known); !near.empty()) message += " (did you mean " + quote(near) + "?)";
+    diag_->add(kv.first.Mark(), key_path(key), message);
+  }
+}
+
+void ConfigReader::ignore_rest() {
+  if (!is_map_) return;
+  for (const auto& kv : node_)
+    if (kv.first.IsScalar()) used_.insert(kv.first.Scalar());
+}
+
+std::size_t edit_distance(std::string_view a, std::string_view b) {
+  std::vector<std::size_t> prev(b.size() + 1), cur(b.size() + 1);
+  for (std::size_t j = 0; j <= b.size(); ++j) prev[j] = j;
+  for (std::size_t i = 1; i <= a.size(); ++i) {
+    cur[0] = i;
+    for (std::size_t j = 1; j <= b.size(); ++j) {
+      const std::size_t sub = prev[j - 1] + (a[i - 1] == b[j - 1] ? 0 : 1);
+      cur[j] = std::min({prev[j] + 1, cur[j - 1] + 1, sub});
+    }
+    std::swap(prev, cur);
+  }
+  return prev[b.size()];
+}
+
+std::string closest_match(std::string_view word, const std::vector<std::string>& candidates) {
+  std::string best;
+  std::size_t best_distance = std::max<std::size_t>(2, word.size() / 3) + 1;
+  for (const auto& c : candidates) {
+    const std::size_t d = edit_distance(word, c);
+    if (d < best_distance) {
+      best_distance = d;
+      best = c;
+    }
+  }
+  return best;
+}
+
+}  // namespace cvpipe

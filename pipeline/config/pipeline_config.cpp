@@ -1,0 +1,309 @@
+#include "pipeline/config/pipeline_config.hpp"
+
+#include <algorithm>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <regex>
+#include <set>
+#include <sstream>
+
+#include "pipeline/core/errors.hpp"
+#include "pipeline/ops/op_registry.hpp"
+
+namespace cvpipe {
+
+const std::initializer_list<std::string_view> kLogLevels = {"trace", "debug", "info", "warn", "error", "off"};
+
+namespace {
+
+std::string join(const std::vector<std::string>& words, std::string_view sep) {
+  std::string out;
+  for (const auto& w : words) {
+    if (!out.empty()) out += sep;
+    out += w;
+  }
+  return out;
+}
+
+YAML::Node load_yaml(const std::string& text, ConfigDiagnostics& diag) {
+  try {
+    return YAML::Load(text);
+  } catch (const YAML::Exception& e) {
+    diag.add(e.mark, "", "invalid YAML: " + e.msg);
+    return YAML::Node(YAML::NodeType::Undefined);
+  }
+}
+
+// Applies one --set override to the document. Path segments select mapping keys, list indices,
+// or list items by their `name` (stages.edges.workers). Records the canonical path so errors
+// about the new value point at the command line.
+void apply_override(YAML::Node root, const std::string& assignment, ConfigDiagnostics& diag) {
+  const std::string origin = "--set " + assignment;
+  const auto eq = assignment.find('=');
+  if (eq == std::string::npos || eq == 0) {
+    diag.add_override_error(origin, "expected KEY.PATH=VALUE, e.g. stages.edges.workers=3");
+    return;
+  }
+  const std::string key_path = assignment.substr(0, eq);
+  YAML::Node value;
+  try {
+    value = YAML::Load(assignment.substr(eq + 1));
+  } catch (const YAML::Exception& e) {
+    diag.add_override_error(origin, "invalid YAML value: " + e.msg);
+    return;
+  }
+  std::vector<std::string> segments;
+  std::stringstream in(key_path);
+  for (std::string s; std::getline(in, s, '.');) segments.push_back(s);
+
+  YAML::Node node = root;
+  std::string canonical;
+  for (std::size_t i = 0; i < segments.size(); ++i) {
+    const std::string& seg = segments[i];
+    const bool last = i + 1 == segments.size();
+    if (seg.empty()) {
+      diag.add_override_error(origin, "empty key in \"" + key_path + "\"");
+      return;
+    }
+    if (node.IsSequence()) {
+      std::size_t index = node.size();
+      if (std::all_of(seg.begin(), seg.end(), ::isdigit)) {
+        index = std::stoul(seg);
+      } else {
+        for (std::size_t j = 0; j < node.size(); ++j)
+          if (node[j].IsMap() && node[j]["name"] && node[j]["name"].IsScalar() && node[j]["name"].Scalar() == seg)
+            index = j;
+      }
+      if (index >= node.size()) {
+        std::vector<std::string> names;
+        for (std::size_t j = 0; j < node.size(); ++j)
+          if (node[j].IsMap() && node[j]["name"] && node[j]["name"].IsScalar()) names.push_back(node[j]["name"].Scalar());
+        diag.add_override_error(origin, "no item \"" + seg + "\" in " + (canonical.empty() ? "the document" : canonical) +
+                     (names.empty() ? "" : " (names: " + join(names, ", ") + ")"));
+        return;
+      }
+      canonical += "[" + std::to_string(index) + "]";
+      if (last) {
+        node[index] = value;
+      } else {
+        node.reset(node[index]);
+      }
+      continue;
+    }
+    if (node.IsDefined() && !node.IsNull() && !node.IsMap()) {
+      diag.add_override_error(origin, (canonical.empty() ? "the document" : canonical) + " is not a mapping");
+      return;
+    }
+    canonical += (canonical.empty() ? "" : ".") + seg;
+    if (last) {
+      node[seg] = value;
+    } else {
+      YAML::Node child = node[seg];
+      if (!child.IsDefined() || child.IsNull()) {
+        node[seg] = YAML::Node(YAML::NodeType::Map);
+        child = node[seg];
+      }
+      node.reset(child);
+    }
+  }
+  diag.add_override(canonical, origin);
+}
+
+std::vector<OpEntry> read_ops(ConfigReader& stage) {
+  std::vector<OpEntry> ops;
+  const auto items = stage.map_list("ops", true);
+  if (items.empty() && stage.has("ops")) stage.fail("ops", "expected at least one op");
+  for (auto item : items) {
+    const std::string name = item.required_string("op");
+    if (name.empty()) continue;
+    const OpInfo* info = OpRegistry::instance().find(name);
+    if (!info) {
+      std::string message = "unknown op \"" + name + "\"";
+      if (auto near = closest_match(name, OpRegistry::instance().names()); !near.empty())
+        message += " (did you mean \"" + near + "\"?)";
+      message += "; known ops: " + join(OpRegistry::instance().names(), ", ");
+      item.fail("op", message);
+      continue;
+    }
+    OpEntry entry;
+    entry.spec = info->parse(item);
+    entry.path = item.path();
+    entry.mark = item.mark();
+    item.finish();
+    ops.push_back(std::move(entry));
+  }
+  return ops;
+}
+
+template <class Info>
+const Info* read_type(ConfigReader& r, const NamedRegistry<Info>& registry, std::string_view what) {
+  const std::string type = r.required_string("type");
+  if (type.empty()) return nullptr;
+  const Info* info = registry.find(type);
+  if (!info) {
+    std::string message = "unknown " + std::string(what) + " type \"" + type + "\"";
+    if (auto near = closest_match(type, registry.names()); !near.empty()) message += " (did you mean \"" + near + "\"?)";
+    r.fail("type", message + "; known types: " + join(registry.names(), ", "));
+  }
+  return info;
+}
+
+PipelineConfig parse_document(YAML::Node root, ConfigDiagnostics& diag, const std::string& base_dir) {
+  PipelineConfig config;
+  config.file = diag.file();
+  if (!root.IsDefined() || root.IsNull()) {
+    diag.add(YAML::Mark::null_mark(), "", "the config is empty; it needs source, stages and sink");
+    return config;
+  }
+  ConfigReader top(root, "", diag);
+  const LoadContext ctx{base_dir};
+
+  ConfigReader source = top.map("source");
+  if (!top.has("source")) top.fail("source", "missing required key (the input: type file or synthetic)");
+  if (const SourceInfo* info = top.has("source") ? read_type(source, SourceRegistry::instance(), "source") : nullptr)
+    config.source = info->parse(source, ctx);
+  if (config.source.type.empty()) source.ignore_rest();
+  source.finish();
+
+  std::set<std::string> stage_names;
+  int total_workers = 0;
+  static const std::regex kStageName("[A-Za-z0-9_-]+");
+  for (auto stage : top.map_list("stages", true)) {
+    StageConfig s;
+    s.name = stage.required_string("name");
+    if (!s.name.empty() && !std::regex_match(s.name, kStageName))
+      stage.fail("name", "expected letters, digits, _ or -, got \"" + s.name + "\"");
+    else if (!s.name.empty() && !stage_names.insert(s.name).second)
+      stage.fail("name", "duplicate stage name \"" + s.name + "\"");
+    s.workers = static_cast<int>(stage.integer("workers", 1, 1, 64));
+    s.opencv_threads = static_cast<int>(stage.integer("threads", 1, 1, 64));
+    s.ops = read_ops(stage);
+    stage.finish();
+    total_workers += s.workers;
+    config.stages.push_back(std::move(s));
+  }
+  if (top.has("stages") && config.stages.empty() && top.raw("stages").IsSequence())
+    top.fail("stages", "expected at least one stage");
+
+  ConfigReader buffers = top.map("buffers");
+  const auto slots = buffers.optional_integer("slots", 2, 4096);
+  config.slots_given = slots.has_value();
+  config.slots = slots ? static_cast<int>(*slots) : 2 * total_workers + 4;
+  buffers.finish();
+
+  ConfigReader sink = top.map("sink");
+  if (!top.has("sink")) top.fail("sink", "missing required key (the output: type video, images or null)");
+  if (const SinkInfo* info = top.has("sink") ? read_type(sink, SinkRegistry::instance(), "sink") : nullptr)
+    config.sink = info->parse(sink, ctx);
+  config.sink_mark = sink.mark();
+  if (config.sink.type.empty()) sink.ignore_rest();
+  sink.finish();
+
+  ConfigReader log = top.map("log");
+  config.log_level = log.choice("level", "info", kLogLevels);
+  config.stats_interval_s = log.number("stats_interval", 5, 0, 3600);
+  log.finish();
+
+  top.finish();
+  config.resolved_yaml = YAML::Dump(root);
+  return config;
+}
+
+std::string read_file(const std::string& path, ConfigDiagnostics& diag) {
+  std::error_code ec;
+  if (std::filesystem::is_directory(path, ec)) {
+    diag.add(YAML::Mark::null_mark(), "", "is a directory, expected a YAML file");
+    return {};
+  }
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    diag.add(YAML::Mark::null_mark(), "", std::string("cannot read the config file: ") + std::strerror(errno));
+    return {};
+  }
+  std::stringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+}  // namespace
+
+PipelineConfig parse_config_text(const std::string& text, const std::string& file_name,
+                                 const std::string& base_dir, const std::vector<std::string>& overrides) {
+  ConfigDiagnostics diag(file_name);
+  YAML::Node root = load_yaml(text, diag);
+  if (diag.ok()) {
+    if (!overrides.empty() && (!root.IsDefined() || root.IsNull())) root = YAML::Node(YAML::NodeType::Map);
+    // A bad override is reported and skipped; the rest of the document is still checked.
+    for (const auto& o : overrides) apply_override(root, o, diag);
+  }
+  PipelineConfig config;
+  if (root.IsDefined()) config = parse_document(root, diag, base_dir);
+  if (!diag.ok()) throw ConfigException(diag.sorted());
+  return config;
+}
+
+PipelineConfig load_config(const std::string& path, const std::vector<std::string>& overrides) {
+  ConfigDiagnostics diag(path);
+  const std::string text = read_file(path, diag);
+  if (!diag.ok()) throw ConfigException(diag.sorted());
+  const std::string base_dir = std::filesystem::path(path).parent_path().string();
+  return parse_config_text(text, path, base_dir, overrides);
+}
+
+std::unique_ptr<Source> resolve(PipelineConfig& config) {
+  std::unique_ptr<Source> source = config.source.open();
+  config.source_format = source->format();
+  config.fps = source->fps();
+  config.frame_count = source->frame_count();
+
+  ConfigDiagnostics diag(config.file);
+  FrameFormat format = config.source_format;
+  std::size_t largest = format.bytes();
+  bool second_buffer = false;
+  bool chain_ok = true;
+  for (auto& stage : config.stages) {
+    stage.input = format;
+    for (const auto& op : stage.ops) {
+      if (!chain_ok) break;
+      const FormatResult r = op.spec.output_format(format);
+      if (!r.error.empty()) {
+        diag.add(op.mark, op.path, op.spec.name + " cannot take " + format.describe() + ": " + r.error);
+        chain_ok = false;
+        break;
+      }
+      format = r.format;
+      largest = std::max(largest, format.bytes());
+      second_buffer = second_buffer || !op.spec.in_place;
+    }
+    stage.output = format;
+  }
+  if (chain_ok) {
+    if (const std::string why = config.sink.check_format(format); !why.empty())
+      diag.add(config.sink_mark, "sink", config.sink.type + " " + why);
+  }
+  if (!diag.ok()) throw ConfigException(diag.sorted());
+  config.output_format = format;
+  config.frame_bytes = largest;
+  config.buffers_per_slot = second_buffer ? 2 : 1;
+  return source;
+}
+
+std::vector<OpEntry> parse_stage_ops(const std::string& resolved_yaml, std::size_t index) {
+  ConfigDiagnostics diag("(worker config)");
+  YAML::Node root = load_yaml(resolved_yaml, diag);
+  std::vector<OpEntry> ops;
+  if (diag.ok()) {
+    const YAML::Node stages = root["stages"];
+    if (!stages.IsSequence() || index >= stages.size()) {
+      diag.add(YAML::Mark::null_mark(), "stages", "no stage " + std::to_string(index));
+    } else {
+      ConfigReader stage(stages[index], "stages[" + std::to_string(index) + "]", diag);
+      ops = read_ops(stage);
+    }
+  }
+  if (!diag.ok()) throw ConfigException(diag.sorted());
+  return ops;
+}
+
+}  // namespace cvpipe

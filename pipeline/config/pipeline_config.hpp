@@ -1,0 +1,73 @@
+#pragma once
+// PipelineConfig: the whole YAML document as plain structs, fully validated before anything
+// starts. `validate` and `run` go through exactly the same two steps:
+//   1. load_config(): parse the file and the --set overrides; every error at once
+//      (ConfigException, exit 78);
+//   2. resolve(): open the source to learn its frame format, compute every op's output format,
+//      check the sink takes the last one, and size the shared-memory slots (a chain that does not
+//      fit is a ConfigException; a source that cannot be opened is an InputError, exit 66).
+#include <yaml-cpp/yaml.h>
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "pipeline/config/config_reader.hpp"
+#include "pipeline/ops/op.hpp"
+#include "pipeline/sinks/sink.hpp"
+#include "pipeline/sources/source.hpp"
+
+namespace cvpipe {
+
+struct OpEntry {
+  OpSpec spec;
+  std::string path;  // stages[1].ops[0]
+  YAML::Mark mark;
+};
+
+struct StageConfig {
+  std::string name;
+  int workers = 1;
+  int opencv_threads = 1;  // cv::setNumThreads in each worker
+  std::vector<OpEntry> ops;
+  // Set by resolve():
+  FrameFormat input, output;
+};
+
+struct PipelineConfig {
+  std::string file;           // as given on the command line
+  std::string resolved_yaml;  // the document with overrides applied (what workers read)
+  SourceSpec source;
+  SinkSpec sink;
+  YAML::Mark sink_mark;
+  std::vector<StageConfig> stages;
+  int slots = 0;              // frames in flight
+  bool slots_given = false;
+  std::string log_level = "info";
+  double stats_interval_s = 5;
+
+  // Set by resolve():
+  FrameFormat source_format, output_format;
+  double fps = 0;
+  std::int64_t frame_count = -1;
+  std::size_t frame_bytes = 0;  // the largest frame anywhere in the chain
+  int buffers_per_slot = 1;     // 2 when any op writes into a second buffer
+};
+
+// Parses `path` and applies `overrides` ("stages.edges.workers=3"). Throws ConfigException.
+PipelineConfig load_config(const std::string& path, const std::vector<std::string>& overrides);
+// The same from text (tests, workers). base_dir resolves relative paths.
+PipelineConfig parse_config_text(const std::string& text, const std::string& file_name,
+                                 const std::string& base_dir, const std::vector<std::string>& overrides);
+
+// Step 2, see above. Returns the opened source so that `run` does not open it twice.
+std::unique_ptr<Source> resolve(PipelineConfig& config);
+
+// The op chain of stage `index` of a resolved document (what a worker process reads). Throws
+// ConfigException.
+std::vector<OpEntry> parse_stage_ops(const std::string& resolved_yaml, std::size_t index);
+
+// Log levels accepted by log.level.
+extern const std::initializer_list<std::string_view> kLogLevels;
+
+}  // namespace cvpipe

@@ -1,0 +1,133 @@
+#include "pipeline/config/pipeline_config.hpp"
+
+#include <gtest/gtest.h>
+#include <opencv2/core.hpp>
+
+namespace cvpipe {
+namespace {
+
+const char* const kGood = R"(source:
+  type: synthetic
+  width: 64
+  height: 48
+  frames: 5
+stages:
+  - name: smooth
+    workers: 2
+    ops:
+      - op: gaussian_blur
+        ksize: 3
+  - name: edges
+    ops:
+      - op: grayscale
+      - op: canny
+sink:
+  type: null
+)";
+
+std::vector<ConfigError> errors_of(const std::string& text, const std::vector<std::string>& overrides = {}) {
+  try {
+    PipelineConfig c = parse_config_text(text, "p.yaml", "", overrides);
+    (void)resolve(c);
+  } catch (const ConfigException& e) {
+    return e.errors();
+  }
+  return {};
+}
+
+TEST(PipelineConfig, ParsesStagesAndDerivesSlotsFromWorkerCounts) {
+  PipelineConfig c = parse_config_text(kGood, "p.yaml", "", {});
+  ASSERT_EQ(c.stages.size(), 2u);
+  EXPECT_EQ(c.stages[0].name, "smooth");
+  EXPECT_EQ(c.stages[0].workers, 2);
+  EXPECT_EQ(c.stages[1].workers, 1);
+  EXPECT_EQ(c.stages[1].ops.size(), 2u);
+  EXPECT_FALSE(c.slots_given);
+  EXPECT_EQ(c.slots, 2 * 3 + 4);
+  EXPECT_EQ(c.source.type, "synthetic");
+  EXPECT_EQ(c.sink.type, "null");
+}
+
+TEST(PipelineConfig, ResolveComputesEveryFormatAndTheLargestFrame) {
+  PipelineConfig c = parse_config_text(kGood, "p.yaml", "", {});
+  auto source = resolve(c);
+  ASSERT_TRUE(source);
+  EXPECT_EQ(c.source_format, (FrameFormat{64, 48, CV_8UC3}));
+  EXPECT_EQ(c.stages[1].input, (FrameFormat{64, 48, CV_8UC3}));
+  EXPECT_EQ(c.output_format, (FrameFormat{64, 48, CV_8UC1}));
+  EXPECT_EQ(c.frame_bytes, 64u * 48u * 3u);
+  EXPECT_EQ(c.buffers_per_slot, 2);
+}
+
+TEST(PipelineConfig, SetOverridesSelectStagesByName) {
+  PipelineConfig c = parse_config_text(kGood, "p.yaml", "", {"stages.edges.workers=3", "buffers.slots=7"});
+  EXPECT_EQ(c.stages[1].workers, 3);
+  EXPECT_EQ(c.slots, 7);
+  EXPECT_TRUE(c.slots_given);
+  // Workers read the document with the overrides applied.
+  EXPECT_NE(c.resolved_yaml.find("workers: 3"), std::string::npos);
+}
+
+TEST(PipelineConfig, BadOverrideValueIsReportedAgainstTheCommandLine) {
+  auto errors = errors_of(kGood, {"stages.edges.workers=0"});
+  ASSERT_EQ(errors.size(), 1u);
+  EXPECT_EQ(errors[0].to_string(), "--set stages.edges.workers=0: stages[1].workers: expected an integer in [1, 64], got 0");
+}
+
+TEST(PipelineConfig, OverrideOfAnUnknownStageListsTheNames) {
+  auto errors = errors_of(kGood, {"stages.edgs.workers=2"});
+  ASSERT_EQ(errors.size(), 1u);
+  EXPECT_NE(errors[0].message.find("names: smooth, edges"), std::string::npos);
+}
+
+TEST(PipelineConfig, ChainThatDoesNotFitIsAConfigErrorAtTheOp) {
+  std::string text = kGood;
+  text.replace(text.find("      - op: grayscale\n"), 22, "");
+  auto errors = errors_of(text);
+  ASSERT_EQ(errors.size(), 1u);
+  EXPECT_EQ(errors[0].path, "stages[1].ops[0]");
+  EXPECT_EQ(errors[0].line, 14);
+  EXPECT_NE(errors[0].message.find("canny cannot take 64x48 8UC3"), std::string::npos);
+}
+
+TEST(PipelineConfig, UnknownOpAndDuplicateStageAreReportedTogether) {
+  std::string text = kGood;
+  text.replace(text.find("name: edges"), 11, "name: smooth");
+  text.replace(text.find("op: canny"), 9, "op: cany");
+  auto errors = errors_of(text);
+  ASSERT_EQ(errors.size(), 2u);
+  EXPECT_EQ(errors[0].path, "stages[1].name");
+  EXPECT_NE(errors[0].message.find("duplicate stage name"), std::string::npos);
+  EXPECT_EQ(errors[1].path, "stages[1].ops[1].op");
+  EXPECT_NE(errors[1].message.find("did you mean \"canny\""), std::string::npos);
+  EXPECT_NE(errors[1].message.find("known ops:"), std::string::npos);
+}
+
+TEST(PipelineConfig, MissingSectionsAreNamed) {
+  auto errors = errors_of("log:\n  level: info\n");
+  ASSERT_EQ(errors.size(), 3u);
+  std::string all;
+  for (const auto& e : errors) all += e.to_string() + "\n";
+  EXPECT_NE(all.find("source: missing required key"), std::string::npos) << all;
+  EXPECT_NE(all.find("stages: missing required key"), std::string::npos) << all;
+  EXPECT_NE(all.find("sink: missing required key"), std::string::npos) << all;
+}
+
+TEST(PipelineConfig, InvalidYamlGivesItsPosition) {
+  auto errors = errors_of("source:\n  type: [file\n");
+  ASSERT_FALSE(errors.empty());
+  EXPECT_GT(errors[0].line, 0);
+  EXPECT_NE(errors[0].message.find("invalid YAML"), std::string::npos);
+}
+
+TEST(PipelineConfig, WorkersReadTheirStageFromTheResolvedDocument) {
+  PipelineConfig c = parse_config_text(kGood, "p.yaml", "", {});
+  auto ops = parse_stage_ops(c.resolved_yaml, 1);
+  ASSERT_EQ(ops.size(), 2u);
+  EXPECT_EQ(ops[0].spec.name, "grayscale");
+  EXPECT_EQ(ops[1].spec.name, "canny");
+  EXPECT_THROW(parse_stage_ops(c.resolved_yaml, 2), ConfigException);
+}
+
+}  // namespace
+}  // namespace cvpipe
