@@ -1,0 +1,65 @@
+#pragma once
+// The op contract (mediapipe's calculator contract): open() once per worker, then process() per
+// frame, then close(). A worker never calls one op concurrently. If open() fails nothing else runs.
+//
+// Everything about an op lives in pipeline/ops/<name>_op.cpp: its Params and parse(), the rule
+// that gives its output format from its input format, process(), a YAML example and its
+// registration. Adding an op touches no other file.
+//
+//   class GaussianBlurOp final : public Op {
+//    public:
+//     struct Params { int ksize; double sigma; };
+//     static constexpr bool kInPlace = false;     // true: process() gets out aliasing in
+//     static Params parse(ConfigReader& r);        // every check happens here, at load time
+//     static FormatResult output_format(const FrameFormat& in, const Params&);
+//     explicit GaussianBlurOp(const Params& p) : p_(p) {}
+//     Status process(const cv::Mat& in, cv::Mat& out, FrameMeta& meta) override;
+//    private:
+//     Params p_;
+//   };
+//   CVPIPE_REGISTER_OP(GaussianBlurOp, "gaussian_blur", "Gaussian smoothing", R"(
+//   - op: gaussian_blur
+//     ksize: 15      # odd, >= 1
+//   )");
+//
+// process() must write into `out` as given: the runner hands it a header over shared memory of
+// exactly the op's output format and rejects a reallocated result (cv::Mat::create keeps the buffer
+// when size and type match, so cv:: functions that take an OutputArray write in place).
+#include <opencv2/core.hpp>
+
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "pipeline/core/status.hpp"
+#include "pipeline/ops/frame.hpp"
+
+namespace cvpipe {
+
+class ConfigReader;
+
+class Op {
+ public:
+  virtual ~Op() = default;
+  virtual Status open() { return Status::ok(); }
+  virtual Status process(const cv::Mat& in, cv::Mat& out, FrameMeta& meta) = 0;
+  virtual void close() {}
+};
+
+// The output format of an op for a given input, or why the input does not fit.
+struct FormatResult {
+  FrameFormat format;
+  std::string error;  // empty on success, else e.g. "expects 1 or 3 channels, got 4"
+  static FormatResult ok(FrameFormat f) { return {f, {}}; }
+  static FormatResult fail(std::string why) { return {{}, std::move(why)}; }
+};
+
+// A parsed, validated op, ready to be instantiated in any process.
+struct OpSpec {
+  std::string name;
+  bool in_place = false;
+  std::function<FormatResult(const FrameFormat&)> output_format;
+  std::function<std::unique_ptr<Op>()> make;
+};
+
+}  // namespace cvpipe

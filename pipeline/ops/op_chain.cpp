@@ -1,0 +1,82 @@
+#include "pipeline/ops/op_chain.hpp"
+
+#include <stdexcept>
+
+namespace cvpipe {
+namespace {
+
+cv::Mat header(const FrameFormat& f, std::uint8_t* data) { return cv::Mat(f.height, f.width, f.type, data); }
+
+}  // namespace
+
+OpChain::OpChain(const std::vector<OpEntry>& ops, const FrameFormat& input) : input_(input) {
+  formats_.push_back(input);
+  for (const auto& entry : ops) {
+    const FormatResult r = entry.spec.output_format(formats_.back());
+    if (!r.error.empty())
+      throw std::runtime_error(entry.path + ": " + entry.spec.name + " cannot take " + formats_.back().describe() +
+                               ": " + r.error);
+    formats_.push_back(r.format);
+    names_.push_back(entry.spec.name);
+    in_place_.push_back(entry.spec.in_place);
+    ops_.push_back(entry.spec.make());
+  }
+}
+
+OpChain::~OpChain() { close(); }
+
+Status OpChain::open() {
+  for (std::size_t i = 0; i < ops_.size(); ++i) {
+    Status s;
+    try {
+      s = ops_[i]->open();
+    } catch (const std::exception& e) {
+      s = Status::error(e.what());
+    }
+    if (!s) {
+      // Close what was opened, as if the chain had never started.
+      for (std::size_t j = 0; j < i; ++j) ops_[j]->close();
+      return Status::error("op " + names_[i] + " failed to open: " + s.message());
+    }
+  }
+  opened_ = true;
+  return Status::ok();
+}
+
+void OpChain::close() {
+  if (!opened_) return;
+  opened_ = false;
+  for (auto& op : ops_) {
+    try {
+      op->close();
+    } catch (...) {
+    }
+  }
+}
+
+Status OpChain::run(std::uint8_t* const buffers[2], int& current, FrameMeta& meta) {
+  for (std::size_t i = 0; i < ops_.size(); ++i) {
+    const FrameFormat& in_format = formats_[i];
+    const FrameFormat& out_format = formats_[i + 1];
+    const int target = in_place_[i] ? current : 1 - current;
+    cv::Mat in = header(in_format, buffers[current]);
+    cv::Mat out = in_place_[i] ? in : header(out_format, buffers[target]);
+    Status s;
+    try {
+      s = ops_[i]->process(in, out, meta);
+    } catch (const cv::Exception& e) {
+      s = Status::error(std::string("OpenCV error: ") + e.what());
+    } catch (const std::exception& e) {
+      s = Status::error(e.what());
+    }
+    if (s && (out.data != buffers[target] || out.cols != out_format.width || out.rows != out_format.height ||
+              out.type() != out_format.type))
+      s = Status::error("wrote a " + FrameFormat{out.cols, out.rows, out.type()}.describe() +
+                        " frame into a new buffer instead of the " + out_format.describe() + " one it was given");
+    if (!s) return Status::error("op " + names_[i] + ": " + s.message());
+    current = target;
+  }
+  return Status::ok();
+}
+
+}  // namespace cvpipe

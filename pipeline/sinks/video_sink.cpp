@@ -1,0 +1,84 @@
+// video: encodes frames with OpenCV's FFmpeg backend into any container and fourcc it writes.
+// One-channel frames are converted to BGR. The frame rate is the source's unless given.
+//   sink:
+//     type: video
+//     path: out/result.mp4     # relative to the config file; folders are created
+//     fourcc: mp4v             # four characters: mp4v, MJPG, XVID, avc1 (if FFmpeg has it), ...
+//     fps: 0                   # 0: the source's frame rate
+#include <opencv2/imgproc.hpp>
+#include <opencv2/videoio.hpp>
+
+#include <filesystem>
+
+#include "pipeline/core/errors.hpp"
+#include "pipeline/sinks/sink.hpp"
+
+namespace cvpipe {
+namespace {
+
+class VideoSink final : public Sink {
+ public:
+  VideoSink(const std::string& path, const std::string& fourcc, const FrameFormat& format, double fps)
+      : path_(path) {
+    create_parent_dirs(path_);
+    const int code = cv::VideoWriter::fourcc(fourcc[0], fourcc[1], fourcc[2], fourcc[3]);
+    if (!writer_.open(path_, cv::CAP_FFMPEG, code, fps, cv::Size(format.width, format.height), true))
+      throw OutputError("cannot create video " + path_ + " (fourcc " + fourcc +
+                        "): the folder is not writable or FFmpeg cannot encode this fourcc into this container");
+    if (format.channels() == 1) bgr_.create(format.height, format.width, CV_8UC3);
+  }
+  ~VideoSink() override { (void)close(); }
+
+  Status write(const cv::Mat& frame, const FrameMeta&) override {
+    if (frame.channels() == 1) {
+      cv::cvtColor(frame, bgr_, cv::COLOR_GRAY2BGR);
+      writer_.write(bgr_);
+    } else {
+      writer_.write(frame);
+    }
+    ++written_;
+    return Status::ok();
+  }
+
+  Status close() override {
+    if (!writer_.isOpened()) return Status::ok();
+    writer_.release();
+    std::error_code ec;
+    if (written_ > 0 && std::filesystem::file_size(path_, ec) == 0)
+      return Status::error("video " + path_ + " is empty after writing " + std::to_string(written_) + " frames");
+    return Status::ok();
+  }
+
+  std::int64_t frames_written() const override { return written_; }
+
+ private:
+  std::string path_;
+  cv::VideoWriter writer_;
+  cv::Mat bgr_;
+  std::int64_t written_ = 0;
+};
+
+SinkSpec parse_video_sink(ConfigReader& r, const LoadContext& ctx) {
+  const std::string path = ctx.resolve(r.required_string("path"));
+  std::string fourcc = r.string("fourcc", "mp4v");
+  if (fourcc.size() != 4 && !r.describing()) {
+    r.fail("fourcc", "expected four characters (e.g. mp4v, MJPG, XVID), got \"" + fourcc + "\"");
+    fourcc = "mp4v";
+  }
+  const double fps = r.number("fps", 0, 0, 1000);
+  SinkSpec spec;
+  spec.type = "video";
+  spec.description = "video " + path + " (" + fourcc + ")";
+  spec.check_format = require_8bit_1_or_3_channels;
+  spec.open = [path, fourcc, fps](const FrameFormat& format, double source_fps) -> std::unique_ptr<Sink> {
+    return std::make_unique<VideoSink>(path, fourcc, format, fps > 0 ? fps : source_fps);
+  };
+  return spec;
+}
+
+}  // namespace
+
+CVPIPE_REGISTER_SINK(Video, "video", "a video file written with FFmpeg",
+                     "type: video\npath: out/result.mp4\nfourcc: mp4v", parse_video_sink)
+
+}  // namespace cvpipe

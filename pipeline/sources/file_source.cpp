@@ -1,0 +1,88 @@
+// file: decodes a video file with OpenCV's FFmpeg backend.
+//   source:
+//     type: file
+//     path: samples/clip.mp4     # relative to the config file
+#include <sys/stat.h>
+
+#include <opencv2/videoio.hpp>
+
+#include <cmath>
+#include <filesystem>
+
+#include "pipeline/core/errors.hpp"
+#include "pipeline/sources/source.hpp"
+
+namespace cvpipe {
+namespace {
+
+class FileSource final : public Source {
+ public:
+  explicit FileSource(const std::string& path) : path_(path) {
+    // Open errors are reported by us, in one line; OpenCV's own would be noise.
+    if (!cap_.open(path_, cv::CAP_FFMPEG))
+      throw InputError("cannot open video file " + path_ + ": not a video FFmpeg can decode");
+    format_.width = static_cast<int>(cap_.get(cv::CAP_PROP_FRAME_WIDTH));
+    format_.height = static_cast<int>(cap_.get(cv::CAP_PROP_FRAME_HEIGHT));
+    format_.type = CV_8UC3;
+    if (format_.width <= 0 || format_.height <= 0)
+      throw InputError("cannot read video file " + path_ + ": no video stream with a frame size");
+    fps_ = cap_.get(cv::CAP_PROP_FPS);
+    if (!(fps_ > 0 && fps_ < 1000)) fps_ = 25;
+    const double count = cap_.get(cv::CAP_PROP_FRAME_COUNT);
+    frame_count_ = count > 0 ? static_cast<std::int64_t>(count) : -1;
+  }
+
+  FrameFormat format() const override { return format_; }
+  double fps() const override { return fps_; }
+  std::int64_t frame_count() const override { return frame_count_; }
+
+  Read read(cv::Mat& into, FrameMeta& meta, std::string& error) override {
+    uchar* const target = into.data;
+    if (!cap_.grab()) return Read::kEnd;
+    if (!cap_.retrieve(into)) {
+      error = "cannot decode frame " + std::to_string(meta.seq) + " of " + path_;
+      return Read::kError;
+    }
+    if (into.data != target) {
+      // OpenCV allocated a new buffer: the frame's size or type differs from the stream's first.
+      error = "frame " + std::to_string(meta.seq) + " of " + path_ + " is " + std::to_string(into.cols) + "x" +
+              std::to_string(into.rows) + ", the stream started at " + format_.describe();
+      return Read::kError;
+    }
+    meta.pts_us = static_cast<std::int64_t>(std::llround(cap_.get(cv::CAP_PROP_POS_MSEC) * 1000.0));
+    return Read::kFrame;
+  }
+
+ private:
+  std::string path_;
+  cv::VideoCapture cap_;
+  FrameFormat format_;
+  double fps_ = 25;
+  std::int64_t frame_count_ = -1;
+};
+
+SourceSpec parse_file_source(ConfigReader& r, const LoadContext& ctx) {
+  SourceSpec spec;
+  spec.type = "file";
+  const std::string given = r.required_string("path");
+  const std::string path = ctx.resolve(given);
+  if (!given.empty() && !r.describing()) {
+    std::error_code ec;
+    const auto status = std::filesystem::status(path, ec);
+    if (!std::filesystem::exists(status))
+      r.fail("path", "no such file: " + path);
+    else if (std::filesystem::is_directory(status))
+      r.fail("path", "expected a video file, got a directory: " + path);
+  }
+  spec.description = "file " + path;
+  spec.open = [path]() -> std::unique_ptr<Source> { return std::make_unique<FileSource>(path); };
+  return spec;
+}
+
+}  // namespace
+
+CVPIPE_REGISTER_SOURCE(File, "file", "a video file, decoded with FFmpeg",
+                       "type: file\npath: samples/clip.mp4   # relative to the config file",
+                       parse_file_source)
+
+}  // namespace cvpipe
