@@ -1,0 +1,186 @@
+// cvpipe: the command line. run | validate | ops, and the hidden worker mode.
+//
+// Exit codes (sysexits.h): 0 success, 64 bad command line, 66 input cannot be opened or read,
+// 70 internal error, 73 output cannot be created or written, 78 config error.
+#include <opencv2/core/utils/logger.hpp>
+
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <iostream>
+#include <string>
+#include <system_error>
+#include <vector>
+
+#include "pipeline/config/pipeline_config.hpp"
+#include "pipeline/core/errors.hpp"
+#include "pipeline/ops/op_registry.hpp"
+#include "pipeline/runtime/daemon.hpp"
+#include "pipeline/runtime/logging.hpp"
+#include "pipeline/runtime/worker.hpp"
+
+namespace {
+
+using namespace cvpipe;
+
+constexpr int kExitUsage = 64;
+
+const char* const kUsage = R"(cvpipe: a real-time computer-vision pipeline daemon
+
+usage:
+  cvpipe run CONFIG [--set KEY.PATH=VALUE]... [--inline]
+      Process the config's source through its stages into its sink. The last line on stdout is
+      a JSON summary. --inline runs every op in the capture thread (no worker processes).
+  cvpipe validate CONFIG [--set KEY.PATH=VALUE]...
+      Check the config exactly as `run` would before starting; print every error at once.
+  cvpipe ops
+      List every op with its parameters, defaults and an example.
+
+  --set stages.edges.workers=3    change one value without editing the file (repeatable);
+                                  list items are chosen by index or by their name
+
+exit codes: 0 ok, 64 bad command line, 66 input cannot be opened or read, 70 internal error,
+            73 output cannot be created or written, 78 config error
+)";
+
+struct Command {
+  std::string verb, config;
+  std::vector<std::string> overrides;
+  bool inline_mode = false;
+};
+
+bool parse_command(int argc, char** argv, Command& cmd, std::string& error) {
+  if (argc < 2) {
+    error = "missing command";
+    return false;
+  }
+  cmd.verb = argv[1];
+  for (int i = 2; i < argc; ++i) {
+    const std::string arg = argv[i];
+    if (arg == "--set" && i + 1 < argc) {
+      cmd.overrides.push_back(argv[++i]);
+    } else if (arg.rfind("--set=", 0) == 0) {
+      cmd.overrides.push_back(arg.substr(6));
+    } else if (arg == "--inline" && cmd.verb == "run") {
+      cmd.inline_mode = true;
+    } else if (!arg.empty() && arg[0] != '-' && cmd.config.empty()) {
+      cmd.config = arg;
+    } else {
+      error = "unexpected argument \"" + arg + "\"";
+      return false;
+    }
+  }
+  if ((cmd.verb == "run" || cmd.verb == "validate") && cmd.config.empty()) {
+    error = cmd.verb + " needs a config file";
+    return false;
+  }
+  return true;
+}
+
+void print_config_errors(const ConfigException& e) {
+  for (const auto& err : e.errors()) std::fprintf(stderr, "%s\n", err.to_string().c_str());
+  std::fprintf(stderr, "cvpipe: %zu config error%s\n", e.errors().size(), e.errors().size() == 1 ? "" : "s");
+}
+
+// Errors reach the user as one cvpipe line each; FFmpeg's and OpenCV's own messages about the
+// same event would be noise. The usual variables bring them back (OPENCV_FFMPEG_LOGLEVEL=24,
+// OPENCV_LOG_LEVEL=INFO).
+void quiet_library_logs() {
+  setenv("OPENCV_FFMPEG_LOGLEVEL", "-8", 0);  // AV_LOG_QUIET; read when FFmpeg is first used
+  if (!std::getenv("OPENCV_LOG_LEVEL")) cv::utils::logging::setLogLevel(cv::utils::logging::LOG_LEVEL_ERROR);
+}
+
+int list_ops() {
+  for (const OpInfo* op : OpRegistry::instance().all()) {
+    std::printf("%s: %s%s\n", op->name.c_str(), op->summary.c_str(), op->in_place ? " (in place)" : "");
+    ConfigDiagnostics diag("(describe)");
+    diag.start_describing();
+    ConfigReader reader(YAML::Node(YAML::NodeType::Map), "", diag);
+    (void)op->parse(reader);
+    if (diag.docs().empty()) std::printf("  parameters: none\n");
+    for (const ParamDoc& p : diag.docs()) {
+      std::string line = "  " + p.key + " (" + p.type;
+      if (!p.constraint.empty()) line += ", " + p.constraint;
+      line += p.required ? ", required)" : ")";
+      if (!p.default_text.empty()) line += " default " + p.default_text;
+      std::printf("%s\n", line.c_str());
+    }
+    std::printf("  example:\n");
+    std::string example = op->example;
+    std::size_t start = 0;
+    while (start < example.size()) {
+      const std::size_t end = example.find('\n', start);
+      const std::string line = example.substr(start, end == std::string::npos ? std::string::npos : end - start);
+      if (!line.empty()) std::printf("    %s\n", line.c_str());
+      if (end == std::string::npos) break;
+      start = end + 1;
+    }
+    std::printf("\n");
+  }
+  return kExitOk;
+}
+
+int run_or_validate(const Command& cmd) {
+  PipelineConfig config = load_config(cmd.config, cmd.overrides);
+  init_logging(config.log_level);
+  std::unique_ptr<Source> source = resolve(config);
+  if (cmd.verb == "validate") {
+    std::size_t frame_bytes = config.frame_bytes;
+    std::printf("%s: ok: %s %s -> %zu stage%s -> %s %s; %d slots of %zu bytes x %d buffers\n", cmd.config.c_str(),
+                config.source.description.c_str(), config.source_format.describe().c_str(), config.stages.size(),
+                config.stages.size() == 1 ? "" : "s", config.sink.description.c_str(),
+                config.output_format.describe().c_str(), config.slots, frame_bytes, config.buffers_per_slot);
+    return kExitOk;
+  }
+  RunOptions options;
+  options.inline_mode = cmd.inline_mode;
+  return run_pipeline(config, std::move(source), options);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc >= 2 && std::strcmp(argv[1], "--worker") == 0) {
+    WorkerArgs args;
+    if (!parse_worker_args(argc - 2, argv + 2, args)) {
+      std::fprintf(stderr, "cvpipe: --worker is internal; bad arguments\n");
+      return kExitUsage;
+    }
+    return worker_main(args);
+  }
+  // Before any thread exists, so every thread inherits the mask and only the main thread
+  // takes these signals (with sigtimedwait).
+  block_daemon_signals();
+  init_logging("info");
+  quiet_library_logs();
+
+  if (argc >= 2 && (std::strcmp(argv[1], "--help") == 0 || std::strcmp(argv[1], "-h") == 0 ||
+                    std::strcmp(argv[1], "help") == 0)) {
+    std::fputs(kUsage, stdout);
+    return kExitOk;
+  }
+  Command cmd;
+  std::string error;
+  if (!parse_command(argc, argv, cmd, error)) {
+    std::fprintf(stderr, "cvpipe: %s\n\n%s", error.c_str(), kUsage);
+    return kExitUsage;
+  }
+  try {
+    if (cmd.verb == "ops") return list_ops();
+    if (cmd.verb == "run" || cmd.verb == "validate") return run_or_validate(cmd);
+    std::fprintf(stderr, "cvpipe: unknown command \"%s\"\n\n%s", cmd.verb.c_str(), kUsage);
+    return kExitUsage;
+  } catch (const ConfigException& e) {
+    print_config_errors(e);
+    return kExitConfig;
+  } catch (const InputError& e) {
+    std::fprintf(stderr, "cvpipe: input error: %s\n", e.what());
+    return kExitNoInput;
+  } catch (const OutputError& e) {
+    std::fprintf(stderr, "cvpipe: output error: %s\n", e.what());
+    return kExitCantCreate;
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "cvpipe: internal error: %s\n", e.what());
+    return kExitInternal;
+  }
+}

@@ -1,0 +1,436 @@
+#include "pipeline/runtime/daemon.hpp"
+
+#include <blockingconcurrentqueue.h>
+#include <concurrentqueue.h>
+#include <signal.h>
+
+#include <atomic>
+#include <chrono>
+#include <cinttypes>
+#include <cstdio>
+#include <mutex>
+#include <sstream>
+#include <thread>
+
+#include "pipeline/core/errors.hpp"
+#include "pipeline/ops/op_chain.hpp"
+#include "pipeline/runtime/logging.hpp"
+#include "pipeline/runtime/reorder_buffer.hpp"
+#include "pipeline/runtime/run_stats.hpp"
+#include "pipeline/runtime/segment.hpp"
+#include "pipeline/runtime/supervisor.hpp"
+
+namespace cvpipe {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+std::int64_t monotonic_ns() {
+  timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return static_cast<std::int64_t>(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
+}
+
+sigset_t daemon_signals() {
+  sigset_t set;
+  sigemptyset(&set);
+  for (int sig : {SIGINT, SIGTERM, SIGHUP, SIGCHLD}) sigaddset(&set, sig);
+  return set;
+}
+
+std::string mib(std::size_t bytes) {
+  char text[32];
+  std::snprintf(text, sizeof text, "%.1f MiB", static_cast<double>(bytes) / (1024.0 * 1024.0));
+  return text;
+}
+
+std::string json_string(const std::string& s) {
+  std::string out = "\"";
+  for (char c : s) {
+    if (c == '"' || c == '\\') out += '\\', out += c;
+    else if (static_cast<unsigned char>(c) < 0x20) {
+      char esc[8];
+      std::snprintf(esc, sizeof esc, "\\u%04x", c);
+      out += esc;
+    } else out += c;
+  }
+  return out + "\"";
+}
+
+// Logs an event at most once a second, with how many were suppressed in between.
+class RateLimitedLog {
+ public:
+  template <class... Args>
+  void warn(spdlog::logger& log, spdlog::format_string_t<Args...> fmt, Args&&... args) {
+    const auto now = Clock::now();
+    if (now - last_ < std::chrono::seconds(1)) {
+      ++suppressed_;
+      return;
+    }
+    if (suppressed_ > 0) log.warn("(suppressed {} similar messages in the last second)", suppressed_);
+    suppressed_ = 0;
+    last_ = now;
+    log.warn(fmt, std::forward<Args>(args)...);
+  }
+
+ private:
+  Clock::time_point last_{};
+  std::uint64_t suppressed_ = 0;
+};
+
+struct WriterItem {
+  std::uint32_t slot = kNoSlot;  // kNoSlot: end of the run
+  DropReason reason = DropReason::kNone;
+};
+
+class Run {
+ public:
+  Run(PipelineConfig& config, std::unique_ptr<Source> source, const RunOptions& options)
+      : config_(config), source_(std::move(source)), options_(options) {}
+
+  int execute();
+
+ private:
+  void capture_loop();
+  void writer_loop();
+  void write_one(const WriterItem& item);
+  void fatal(int exit_code, const std::string& message);
+  void log_stats(double interval_s);
+  void print_summary(double wall_s);
+  std::unique_ptr<OpChain> inline_chain(std::size_t stage);
+
+  PipelineConfig& config_;
+  std::unique_ptr<Source> source_;
+  RunOptions options_;
+  std::optional<Segment> segment_;
+  std::unique_ptr<Sink> sink_;
+  std::unique_ptr<Supervisor> supervisor_;
+  RunStats stats_;
+  LatencyHistogram latency_;  // writer thread only, until it has joined
+
+  moodycamel::BlockingConcurrentQueue<std::uint32_t> free_slots_;
+  moodycamel::ConcurrentQueue<std::uint32_t> captured_;
+  moodycamel::BlockingConcurrentQueue<WriterItem> to_writer_;
+
+  std::atomic<bool> stop_reading_{false};
+  std::atomic<bool> capture_done_{false};
+  std::atomic<bool> run_done_{false};
+  std::uint64_t captured_total_ = 0;  // published by capture_done_
+
+  std::mutex exit_mutex_;
+  int exit_code_ = kExitOk;
+  bool output_failed_ = false;  // writer thread only
+
+  std::uint64_t last_read_ = 0, last_written_ = 0;
+  std::vector<std::uint64_t> last_busy_;
+  std::shared_ptr<spdlog::logger> log_ = get_logger("cvpipe");
+};
+
+void Run::fatal(int exit_code, const std::string& message) {
+  {
+    std::lock_guard lock(exit_mutex_);
+    if (exit_code_ != kExitOk) return;
+    exit_code_ = exit_code;
+  }
+  log_->error("{}", message);
+  stop_reading_.store(true);
+  if (supervisor_) supervisor_->stop_now();
+}
+
+std::unique_ptr<OpChain> Run::inline_chain(std::size_t stage) {
+  auto chain = std::make_unique<OpChain>(config_.stages[stage].ops, config_.stages[stage].input);
+  if (Status s = chain->open(); !s) throw std::runtime_error("stage " + config_.stages[stage].name + ": " + s.message());
+  return chain;
+}
+
+void Run::capture_loop() {
+  auto log = get_logger("capture");
+  const FrameFormat format = config_.source_format;
+  std::vector<std::unique_ptr<OpChain>> chains;
+  if (options_.inline_mode) {
+    // The sequential baseline: one thread runs every op, with the stages' OpenCV threads (1 by default).
+    int threads = 1;
+    for (const auto& stage : config_.stages) threads = std::max(threads, stage.opencv_threads);
+    cv::setNumThreads(threads);
+    try {
+      for (std::size_t s = 0; s < config_.stages.size(); ++s) chains.push_back(inline_chain(s));
+    } catch (const std::exception& e) {
+      fatal(kExitInternal, std::string("cannot start the ops: ") + e.what());
+    }
+  }
+  RateLimitedLog op_errors;
+  std::uint64_t seq = 0;
+  while (!stop_reading_.load(std::memory_order_relaxed)) {
+    std::uint32_t slot;
+    if (!free_slots_.wait_dequeue_timed(slot, std::chrono::milliseconds(100))) continue;
+    SlotHeader& h = segment_->slot(slot);
+    h.meta = FrameMeta{};
+    h.meta.seq = seq;
+    cv::Mat into(format.height, format.width, format.type, segment_->buffer(slot, 0));
+    std::string error;
+    const Source::Read r = source_->read(into, h.meta, error);
+    if (r != Source::Read::kFrame) {
+      free_slots_.enqueue(slot);
+      if (r == Source::Read::kError) {
+        std::lock_guard lock(exit_mutex_);
+        if (exit_code_ == kExitOk) exit_code_ = kExitNoInput;
+        log->error("input error, stopping after {} frames: {}", seq, error);
+      }
+      break;
+    }
+    h.meta.capture_ns = monotonic_ns();
+    h.width = format.width;
+    h.height = format.height;
+    h.type = format.type;
+    h.buffer = 0;
+    h.failed = 0;
+    h.error[0] = '\0';
+    ++seq;
+    stats_.read.fetch_add(1, std::memory_order_relaxed);
+    if (!options_.inline_mode) {
+      captured_.enqueue(slot);
+      segment_->header().router_bell.ring();
+      continue;
+    }
+    // Inline: the same chains, in this thread.
+    std::uint8_t* const buffers[2] = {segment_->buffer(slot, 0),
+                                      segment_->buffer(slot, segment_->header().buffers_per_slot == 2 ? 1 : 0)};
+    int current = 0;
+    DropReason reason = chains.empty() ? DropReason::kAborted : DropReason::kNone;
+    for (std::size_t s = 0; s < chains.size() && reason == DropReason::kNone; ++s) {
+      const Status st = chains[s]->run(buffers, current, h.meta);
+      stats_.stages[s]->processed.fetch_add(1, std::memory_order_relaxed);
+      if (!st) {
+        reason = DropReason::kError;
+        op_errors.warn(*log, "frame dropped reason=error seq={} stage={} error=\"{}\"", h.meta.seq,
+                       config_.stages[s].name, st.message());
+      }
+    }
+    h.buffer = static_cast<std::uint32_t>(current);
+    if (reason == DropReason::kNone) {
+      const FrameFormat& out = chains.back()->output();
+      h.width = out.width;
+      h.height = out.height;
+      h.type = out.type;
+    }
+    to_writer_.enqueue(WriterItem{slot, reason});
+  }
+  captured_total_ = seq;
+  capture_done_.store(true, std::memory_order_release);
+  if (options_.inline_mode) to_writer_.enqueue(WriterItem{});
+  else segment_->header().router_bell.ring();
+  log->debug("capture finished frames={}", seq);
+}
+
+void Run::write_one(const WriterItem& item) {
+  SlotHeader& h = segment_->slot(item.slot);
+  DropReason reason = item.reason;
+  if (reason == DropReason::kNone && output_failed_) reason = DropReason::kAborted;
+  if (reason == DropReason::kNone) {
+    const FrameFormat f{h.width, h.height, h.type};
+    if (f != config_.output_format || h.buffer >= segment_->header().buffers_per_slot) {
+      get_logger("writer")->critical("slot {} holds a {} frame, expected {}", item.slot, f.describe(),
+                                     config_.output_format.describe());
+      std::abort();
+    }
+    const cv::Mat frame(f.height, f.width, f.type, segment_->buffer(item.slot, h.buffer));
+    if (Status s = sink_->write(frame, h.meta); !s) {
+      output_failed_ = true;
+      reason = DropReason::kAborted;
+      fatal(kExitCantCreate, "output error, stopping: " + s.message());
+    } else {
+      latency_.add(monotonic_ns() - h.meta.capture_ns);
+      stats_.written.fetch_add(1, std::memory_order_relaxed);
+    }
+  }
+  if (reason != DropReason::kNone) stats_.count_drop(reason);
+  free_slots_.enqueue(item.slot);
+}
+
+void Run::writer_loop() {
+  auto log = get_logger("writer");
+  RateLimitedLog drops;
+  ReorderBuffer<WriterItem> reorder(segment_->slot_count());
+  for (;;) {
+    WriterItem item;
+    if (!to_writer_.wait_dequeue_timed(item, std::chrono::milliseconds(200))) continue;
+    if (item.slot == kNoSlot) break;
+    if (item.slot >= segment_->slot_count()) {
+      log->critical("slot index {} out of range", item.slot);
+      std::abort();
+    }
+    const SlotHeader& h = segment_->slot(item.slot);
+    if (item.reason == DropReason::kError)
+      drops.warn(*log, "frame dropped reason=error seq={} error=\"{}\"", h.meta.seq, h.error);
+    else if (item.reason == DropReason::kWorkerCrash)
+      drops.warn(*log, "frame dropped reason=worker_crash seq={}", h.meta.seq);
+    reorder.insert(h.meta.seq, item);
+    while (auto next = reorder.pop_next()) write_one(*next);
+  }
+  if (reorder.size() != 0) {
+    log->critical("{} frames still waiting for frame {} at the end of the run", reorder.size(), reorder.next_seq());
+    std::abort();
+  }
+}
+
+void Run::log_stats(double interval_s) {
+  const std::uint64_t read = stats_.read.load(), written = stats_.written.load();
+  std::ostringstream line;
+  line.setf(std::ios::fixed);
+  line.precision(1);
+  line << "stats read=" << read << " written=" << written << " dropped=" << stats_.dropped_total()
+       << " fps_in=" << static_cast<double>(read - last_read_) / interval_s
+       << " fps_out=" << static_cast<double>(written - last_written_) / interval_s;
+  last_read_ = read;
+  last_written_ = written;
+  last_busy_.resize(stats_.stages.size(), 0);
+  for (std::size_t s = 0; s < stats_.stages.size(); ++s) {
+    const StageStats& st = *stats_.stages[s];
+    const std::uint64_t busy = st.busy_ns.load();
+    const double share = static_cast<double>(busy - last_busy_[s]) / (interval_s * 1e9 * st.workers);
+    last_busy_[s] = busy;
+    line << " | " << st.name << " workers=" << st.workers;
+    if (!options_.inline_mode) line << " busy=" << share * 100 << "% queue=" << st.queue_depth.load();
+    line << " done=" << st.processed.load();
+  }
+  log_->info("{}", line.str());
+}
+
+void Run::print_summary(double wall_s) {
+  const std::uint64_t written = stats_.written.load();
+  std::ostringstream j;
+  j.setf(std::ios::fixed);
+  j.precision(3);
+  j << "{\"frames_read\":" << stats_.read.load() << ",\"frames_written\":" << written
+    << ",\"frames_dropped\":" << stats_.dropped_total() << ",\"dropped\":{";
+  for (std::size_t r = 1; r < static_cast<std::size_t>(DropReason::kCount); ++r)
+    j << (r > 1 ? "," : "") << "\"" << drop_reason_name(static_cast<DropReason>(r)) << "\":" << stats_.dropped[r].load();
+  j << "},\"wall_seconds\":" << wall_s << ",\"fps\":" << (wall_s > 0 ? static_cast<double>(written) / wall_s : 0.0)
+    << ",\"latency_ms\":{\"p50\":" << latency_.percentile_ms(50) << ",\"p95\":" << latency_.percentile_ms(95)
+    << ",\"p99\":" << latency_.percentile_ms(99) << "},\"mode\":\"" << (options_.inline_mode ? "inline" : "workers")
+    << "\",\"exit_code\":" << exit_code_ << ",\"stages\":[";
+  for (std::size_t s = 0; s < stats_.stages.size(); ++s) {
+    const StageStats& st = *stats_.stages[s];
+    j << (s ? "," : "") << "{\"name\":" << json_string(st.name) << ",\"workers\":" << st.workers
+      << ",\"frames_processed\":" << st.processed.load() << ",\"busy_seconds\":" << static_cast<double>(st.busy_ns.load()) / 1e9
+      << ",\"restarts\":" << st.restarts.load() << "}";
+  }
+  j << "]}";
+  std::fflush(stderr);
+  std::printf("%s\n", j.str().c_str());
+  std::fflush(stdout);
+}
+
+int Run::execute() {
+  const auto started = Clock::now();
+  int total_workers = 0;
+  for (const auto& stage : config_.stages) {
+    auto st = std::make_unique<StageStats>();
+    st->name = stage.name;
+    st->workers = options_.inline_mode ? 0 : stage.workers;
+    total_workers += stage.workers;
+    stats_.stages.push_back(std::move(st));
+  }
+
+  SegmentSizes sizes;
+  sizes.slots = static_cast<std::uint32_t>(config_.slots);
+  sizes.buffers_per_slot = static_cast<std::uint32_t>(config_.buffers_per_slot);
+  sizes.frame_bytes = config_.frame_bytes;
+  sizes.worker_capacity = static_cast<std::uint32_t>(std::max(total_workers, 1));
+  sizes.config_text = config_.resolved_yaml;
+  segment_.emplace(Segment::create(sizes));
+
+  std::ostringstream stages;
+  for (const auto& s : config_.stages) stages << (stages.tellp() > 0 ? ", " : "") << s.name << " x" << s.workers;
+  log_->info("starting source=\"{}\" format={} fps={:.2f} frames={} stages=[{}] mode={}", config_.source.description,
+             config_.source_format.describe(), config_.fps, config_.frame_count, stages.str(),
+             options_.inline_mode ? "inline" : "workers");
+  log_->info("shared segment size={} ({} slots x {} buffers x {} B frames = {}, plus {} KiB rings and control)",
+             mib(segment_->size()), config_.slots, config_.buffers_per_slot, segment_->header().buffer_bytes,
+             mib(segment_->frames_bytes()), (segment_->size() - segment_->frames_bytes()) / 1024);
+
+  sink_ = config_.sink.open(config_.output_format, config_.fps);  // OutputError -> 73 before anything runs
+  log_->info("output sink=\"{}\" format={}", config_.sink.description, config_.output_format.describe());
+  for (std::uint32_t i = 0; i < segment_->slot_count(); ++i) free_slots_.enqueue(i);
+
+  std::thread router;
+  if (!options_.inline_mode) {
+    Supervisor::Hooks hooks;
+    hooks.next_captured = [this](std::uint32_t& slot) { return captured_.try_dequeue(slot); };
+    hooks.capture_finished = [this](std::uint64_t& total) {
+      if (!capture_done_.load(std::memory_order_acquire)) return false;
+      total = captured_total_;
+      return true;
+    };
+    hooks.deliver = [this](std::uint32_t slot, DropReason reason) { to_writer_.enqueue(WriterItem{slot, reason}); };
+    hooks.fatal = [this](int code, const std::string& message) { fatal(code, message); };
+    supervisor_ = std::make_unique<Supervisor>(config_, *segment_, stats_, std::move(hooks));
+    supervisor_->start();
+    // Restarted workers are spawned from the router thread, and PR_SET_PDEATHSIG fires when the
+    // spawning *thread* exits: so this thread also stops the workers before it ends.
+    router = std::thread([this] {
+      supervisor_->run();
+      to_writer_.enqueue(WriterItem{});
+      supervisor_->stop_workers(std::chrono::seconds(2));
+    });
+  }
+  std::thread writer([this] {
+    writer_loop();
+    run_done_.store(true);
+  });
+  std::thread capture([this] { capture_loop(); });
+
+  // The main thread: signals and stats, until the writer has seen the end of the run.
+  const sigset_t signals = daemon_signals();
+  const auto interval = std::chrono::duration<double>(config_.stats_interval_s);
+  auto next_stats = Clock::now() + interval;
+  int stop_signals = 0;
+  while (!run_done_.load()) {
+    timespec timeout{0, 50'000'000};
+    siginfo_t info;
+    const int sig = sigtimedwait(&signals, &info, &timeout);
+    if (sig == SIGCHLD) {
+      if (supervisor_) supervisor_->notify_child_exit();
+    } else if (sig == SIGINT || sig == SIGTERM) {
+      if (++stop_signals == 1) {
+        log_->info("{} received: finishing the frames in flight (send it again to stop at once)", strsignal(sig));
+        stop_reading_.store(true);
+      } else {
+        log_->warn("{} received again: dropping the frames in flight", strsignal(sig));
+        stop_reading_.store(true);
+        if (supervisor_) supervisor_->stop_now();
+      }
+    } else if (sig == SIGHUP) {
+      log_->warn("SIGHUP received: reloading the config on a running daemon is not supported yet; ignored");
+    }
+    if (config_.stats_interval_s > 0 && Clock::now() >= next_stats) {
+      log_stats(config_.stats_interval_s);
+      next_stats += std::chrono::duration_cast<Clock::duration>(interval);
+    }
+  }
+  capture.join();
+  writer.join();
+  if (router.joinable()) router.join();
+  supervisor_.reset();
+  if (Status s = sink_->close(); !s) fatal(kExitCantCreate, "output error: " + s.message());
+  const double wall = std::chrono::duration<double>(Clock::now() - started).count();
+  log_->info("finished read={} written={} dropped={} wall_s={:.2f} fps={:.1f} exit_code={}", stats_.read.load(),
+             stats_.written.load(), stats_.dropped_total(), wall,
+             wall > 0 ? static_cast<double>(stats_.written.load()) / wall : 0.0, exit_code_);
+  print_summary(wall);
+  return exit_code_;
+}
+
+}  // namespace
+
+void block_daemon_signals() {
+  const sigset_t set = daemon_signals();
+  pthread_sigmask(SIG_BLOCK, &set, nullptr);
+}
+
+int run_pipeline(PipelineConfig& config, std::unique_ptr<Source> source, const RunOptions& options) {
+  Run run(config, std::move(source), options);
+  return run.execute();
+}
+
+}  // namespace cvpipe

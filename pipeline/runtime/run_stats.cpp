@@ -1,0 +1,46 @@
+#include "pipeline/runtime/run_stats.hpp"
+
+#include <cmath>
+
+namespace cvpipe {
+
+const char* drop_reason_name(DropReason r) {
+  switch (r) {
+    case DropReason::kNone: return "none";
+    case DropReason::kError: return "error";
+    case DropReason::kWorkerCrash: return "worker_crash";
+    case DropReason::kAborted: return "aborted";
+    case DropReason::kCount: break;
+  }
+  return "unknown";
+}
+
+std::uint64_t RunStats::dropped_total() const {
+  std::uint64_t total = 0;
+  for (const auto& d : dropped) total += d.load(std::memory_order_relaxed);
+  return total;
+}
+
+void LatencyHistogram::add(std::int64_t ns) {
+  const double us = std::max<double>(1.0, static_cast<double>(ns) / 1000.0);
+  int bucket = static_cast<int>(std::log2(us) * kSubBuckets);
+  bucket = std::min(std::max(bucket, 0), kBuckets - 1);
+  ++buckets_[static_cast<std::size_t>(bucket)];
+  ++count_;
+}
+
+double LatencyHistogram::percentile_ms(double p) const {
+  if (count_ == 0) return 0;
+  const auto rank = static_cast<std::uint64_t>(std::ceil(p / 100.0 * static_cast<double>(count_)));
+  std::uint64_t seen = 0;
+  for (int b = 0; b < kBuckets; ++b) {
+    seen += buckets_[static_cast<std::size_t>(b)];
+    if (seen >= std::max<std::uint64_t>(rank, 1)) {
+      // The bucket's upper edge: a latency is never reported lower than it was.
+      return std::exp2(static_cast<double>(b + 1) / kSubBuckets) / 1000.0;
+    }
+  }
+  return std::exp2(static_cast<double>(kBuckets) / kSubBuckets) / 1000.0;
+}
+
+}  // namespace cvpipe

@@ -1,0 +1,58 @@
+#pragma once
+// RunStats: counters of one run, shared by the daemon's threads (atomics, relaxed: they are
+// figures, not synchronisation), and the JSON summary printed at the end.
+#include <array>
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace cvpipe {
+
+// Why a frame read from the source was not written. Every frame read is either written or
+// counted under exactly one of these.
+enum class DropReason : std::uint32_t {
+  kNone = 0,
+  kError,        // an op failed on the frame
+  kWorkerCrash,  // the worker processing it died
+  kAborted,      // the run was stopped by a fatal error before the frame could be written
+  kCount
+};
+const char* drop_reason_name(DropReason r);
+
+struct StageStats {
+  std::string name;
+  int workers = 0;
+  std::atomic<std::uint64_t> processed{0};      // frames the stage's workers finished (incl. failed)
+  std::atomic<std::uint64_t> busy_ns{0};        // time the stage's workers spent in ops
+  std::atomic<std::uint64_t> queue_depth{0};    // frames waiting for a worker of this stage
+  std::atomic<std::uint64_t> restarts{0};
+};
+
+struct RunStats {
+  std::atomic<std::uint64_t> read{0};
+  std::atomic<std::uint64_t> written{0};
+  std::array<std::atomic<std::uint64_t>, static_cast<std::size_t>(DropReason::kCount)> dropped{};
+  std::vector<std::unique_ptr<StageStats>> stages;
+
+  std::uint64_t dropped_total() const;
+  void count_drop(DropReason r) { dropped[static_cast<std::size_t>(r)].fetch_add(1, std::memory_order_relaxed); }
+};
+
+// Latencies (capture to write) in a fixed log-scale histogram: constant memory for any run length.
+class LatencyHistogram {
+ public:
+  void add(std::int64_t ns);
+  double percentile_ms(double p) const;  // 0 when empty
+  std::uint64_t count() const noexcept { return count_; }
+
+ private:
+  // Buckets of 1/8 octave from 1 µs to about 1100 s.
+  static constexpr int kSubBuckets = 8;
+  static constexpr int kBuckets = 30 * kSubBuckets;
+  std::array<std::uint64_t, kBuckets> buckets_{};
+  std::uint64_t count_ = 0;
+};
+
+}  // namespace cvpipe

@@ -1,0 +1,300 @@
+#include "pipeline/runtime/supervisor.hpp"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdlib>
+#include <thread>
+
+#include "pipeline/core/errors.hpp"
+#include "pipeline/runtime/logging.hpp"
+#include "pipeline/runtime/worker.hpp"
+
+namespace cvpipe {
+namespace {
+
+constexpr int kCrashLimit = 5;                          // crashes ...
+constexpr std::chrono::seconds kCrashWindow{10};        // ... within this window end the run
+constexpr std::chrono::milliseconds kRestartBackoff{100};  // doubled per recent crash, capped
+constexpr std::chrono::milliseconds kMaxBackoff{2000};
+
+}  // namespace
+
+Supervisor::Supervisor(const PipelineConfig& config, Segment& segment, RunStats& stats, Hooks hooks)
+    : config_(config), segment_(segment), stats_(stats), hooks_(std::move(hooks)), log_(get_logger("supervisor")) {
+  std::uint32_t control = 0;
+  stages_ = std::vector<Stage>(config_.stages.size());
+  exited_busy_ns_.assign(config_.stages.size(), 0);
+  for (std::size_t s = 0; s < stages_.size(); ++s) {
+    stages_[s].index = s;
+    stages_[s].config = &config_.stages[s];
+    stages_[s].workers = std::vector<Worker>(static_cast<std::size_t>(config_.stages[s].workers));
+    int number = 0;
+    for (auto& w : stages_[s].workers) {
+      w.control = control++;
+      w.number = number++;
+    }
+  }
+  if (control > segment_.header().worker_capacity) throw std::logic_error("more workers than worker controls");
+}
+
+Supervisor::~Supervisor() {
+  // ChildProcess's destructor kills and reaps anything still running.
+}
+
+std::string Supervisor::worker_name(const Stage& stage, const Worker& w) const {
+  return "worker." + stage.config->name + "." + std::to_string(w.number);
+}
+
+void Supervisor::spawn(Stage& stage, Worker& w) {
+  segment_.reset_worker(w.control);
+  WorkerArgs args;
+  args.fd = segment_.fd();
+  args.stage = static_cast<int>(stage.index);
+  args.control = static_cast<int>(w.control);
+  args.parent = getpid();
+  args.threads = stage.config->opencv_threads;
+  args.log_level = config_.log_level;
+  args.name = worker_name(stage, w);
+  args.width = stage.config->input.width;
+  args.height = stage.config->input.height;
+  args.type = stage.config->input.type;
+  w.in.emplace(segment_.in_ring(w.control));
+  w.out.emplace(segment_.out_ring(w.control));
+  w.process.emplace(ChildProcess::spawn(worker_argv(args), {segment_.fd()}));
+  w.running = true;
+  log_->debug("worker started name={} pid={}", args.name, w.process->pid());
+}
+
+void Supervisor::start() {
+  for (auto& stage : stages_)
+    for (auto& w : stage.workers) spawn(stage, w);
+  std::size_t total = 0;
+  for (const auto& stage : stages_) total += stage.workers.size();
+  log_->info("workers started count={}", total);
+}
+
+void Supervisor::notify_child_exit() noexcept {
+  child_exited_.store(true, std::memory_order_release);
+  segment_.header().router_bell.ring();
+}
+
+void Supervisor::stop_now() noexcept {
+  stop_now_.store(true, std::memory_order_release);
+  segment_.header().router_bell.ring();
+}
+
+void Supervisor::route(std::uint32_t slot, std::size_t next_stage) {
+  if (next_stage < stages_.size()) {
+    stages_[next_stage].pending.push_back(slot);
+    return;
+  }
+  --in_flight_;
+  ++delivered_;
+  hooks_.deliver(slot, DropReason::kNone);
+}
+
+bool Supervisor::collect(Stage& stage, Worker& w) {
+  if (!w.out) return false;
+  bool any = false;
+  std::uint32_t slot;
+  while (w.out->try_pop(slot)) {
+    any = true;
+    // A worker returns slots in the order it got them; anything else is a broken invariant.
+    if (w.outstanding.empty() || w.outstanding.front() != slot) {
+      log_->critical("worker returned slot {} it was not running name={}", slot, worker_name(stage, w));
+      std::abort();
+    }
+    w.outstanding.pop_front();
+    stats_.stages[stage.index]->processed.fetch_add(1, std::memory_order_relaxed);
+    if (segment_.slot(slot).failed) {
+      --in_flight_;
+      ++delivered_;
+      hooks_.deliver(slot, DropReason::kError);
+    } else {
+      route(slot, stage.index + 1);
+    }
+  }
+  return any;
+}
+
+bool Supervisor::dispatch(Stage& stage) {
+  bool any = false;
+  while (!stage.pending.empty()) {
+    Worker* best = nullptr;
+    for (auto& w : stage.workers) {
+      if (!w.running) continue;  // restart pending
+      if (static_cast<int>(w.outstanding.size()) >= kDepth) continue;
+      if (!best || w.outstanding.size() < best->outstanding.size()) best = &w;
+    }
+    if (!best) break;
+    const std::uint32_t slot = stage.pending.front();
+    stage.pending.pop_front();
+    if (!best->in->try_push(slot)) {
+      log_->critical("worker in ring full name={}", worker_name(stage, *best));
+      std::abort();
+    }
+    best->outstanding.push_back(slot);
+    segment_.worker(best->control).bell.ring();
+    any = true;
+  }
+  stats_.stages[stage.index]->queue_depth.store(stage.pending.size(), std::memory_order_relaxed);
+  return any;
+}
+
+void Supervisor::worker_died(Stage& stage, Worker& w, const std::string& how) {
+  // Slots it finished before dying are still good.
+  w.running = false;
+  collect(stage, w);
+  WorkerControl& control = segment_.worker(w.control);
+  exited_busy_ns_[stage.index] += control.busy_ns.load();
+  const std::uint32_t running = control.current_slot.load();
+  log_->error("worker died name={} pid={} how=\"{}\" outstanding={}", worker_name(stage, w), w.process->pid(), how,
+              w.outstanding.size());
+  // The slot it was running may be half-written: drop it. Those it had not started go back.
+  while (!w.outstanding.empty()) {
+    const std::uint32_t slot = w.outstanding.back();
+    w.outstanding.pop_back();
+    if (slot == running) {
+      --in_flight_;
+      ++delivered_;
+      hooks_.deliver(slot, DropReason::kWorkerCrash);
+    } else {
+      stage.pending.push_front(slot);
+    }
+  }
+  const auto now = std::chrono::steady_clock::now();
+  crash_times_.push_back(now);
+  std::erase_if(crash_times_, [&](auto t) { return now - t > kCrashWindow; });
+  if (static_cast<int>(crash_times_.size()) >= kCrashLimit) {
+    hooks_.fatal(kExitInternal, "workers crashed " + std::to_string(crash_times_.size()) + " times within " +
+                                    std::to_string(kCrashWindow.count()) + " s; last: " + worker_name(stage, w) +
+                                    " " + how);
+    stop_now_.store(true);
+    return;
+  }
+  const auto backoff = std::min<std::chrono::milliseconds>(
+      kMaxBackoff, kRestartBackoff * (1 << std::min<std::size_t>(crash_times_.size() - 1, 5)));
+  w.restart_at = now + backoff;
+  stats_.stages[stage.index]->restarts.fetch_add(1, std::memory_order_relaxed);
+  log_->warn("worker restart scheduled name={} in_ms={}", worker_name(stage, w), backoff.count());
+}
+
+bool Supervisor::reap_and_restart() {
+  bool any = false;
+  const auto now = std::chrono::steady_clock::now();
+  const bool exited = child_exited_.exchange(false, std::memory_order_acq_rel);
+  for (auto& stage : stages_) {
+    for (auto& w : stage.workers) {
+      if (exited && w.running) {
+        if (auto status = w.process->try_wait()) {
+          worker_died(stage, w, status->describe());
+          any = true;
+          if (stop_now_.load()) return true;
+        }
+      }
+      if (w.restart_at != std::chrono::steady_clock::time_point{} && now >= w.restart_at) {
+        w.restart_at = {};
+        spawn(stage, w);
+        any = true;
+      }
+    }
+  }
+  return any;
+}
+
+void Supervisor::drop_everything(DropReason reason) {
+  for (auto& stage : stages_) {
+    for (auto& w : stage.workers) {
+      if (w.process) (void)w.process->terminate(std::chrono::milliseconds(200));
+      w.running = false;
+      collect(stage, w);
+      for (std::uint32_t slot : w.outstanding) {
+        --in_flight_;
+        ++delivered_;
+        hooks_.deliver(slot, reason);
+      }
+      w.outstanding.clear();
+    }
+    for (std::uint32_t slot : stage.pending) {
+      --in_flight_;
+      ++delivered_;
+      hooks_.deliver(slot, reason);
+    }
+    stage.pending.clear();
+  }
+}
+
+void Supervisor::run() {
+  Doorbell& bell = segment_.header().router_bell;
+  for (;;) {
+    const std::uint32_t seen = bell.prepare();
+    bool progress = false;
+    std::uint32_t slot;
+    while (hooks_.next_captured(slot)) {
+      ++in_flight_;
+      route(slot, 0);
+      progress = true;
+    }
+    for (auto& stage : stages_)
+      for (auto& w : stage.workers) progress |= collect(stage, w);
+    for (auto& stage : stages_) progress |= dispatch(stage);
+    for (std::size_t s = 0; s < stages_.size(); ++s)
+      stats_.stages[s]->busy_ns.store(busy_ns(s), std::memory_order_relaxed);
+    if (child_exited_.load(std::memory_order_acquire) || std::any_of(stages_.begin(), stages_.end(), [](const Stage& s) {
+          return std::any_of(s.workers.begin(), s.workers.end(),
+                             [](const Worker& w) { return w.restart_at != std::chrono::steady_clock::time_point{}; });
+        }))
+      progress |= reap_and_restart();
+    if (stop_now_.load(std::memory_order_acquire)) {
+      // Take what capture still hands over, then drop all of it.
+      while (hooks_.next_captured(slot)) {
+        ++in_flight_;
+        route(slot, 0);
+      }
+      drop_everything(DropReason::kAborted);
+      std::uint64_t total = 0;
+      if (hooks_.capture_finished(total) && delivered_ == total) return;
+      bell.wait(seen, std::chrono::milliseconds(20));
+      continue;
+    }
+    std::uint64_t total = 0;
+    if (hooks_.capture_finished(total) && delivered_ == total && in_flight_ == 0) return;
+    if (!progress) bell.spin_then_wait(seen, std::chrono::microseconds(20), std::chrono::milliseconds(100));
+  }
+}
+
+void Supervisor::stop_workers(std::chrono::milliseconds grace) {
+  for (auto& stage : stages_) {
+    for (auto& w : stage.workers) {
+      if (!w.running || w.process->try_wait()) continue;
+      (void)w.in->try_push(kStopWorker);
+      segment_.worker(w.control).bell.ring();
+    }
+  }
+  // They finish what they hold and exit; SIGTERM (then SIGKILL) only for those that do not.
+  const auto deadline = std::chrono::steady_clock::now() + grace;
+  for (std::size_t s = 0; s < stages_.size(); ++s) {
+    for (auto& w : stages_[s].workers) {
+      if (!w.process) continue;
+      while (!w.process->try_wait() && std::chrono::steady_clock::now() < deadline)
+        std::this_thread::sleep_for(std::chrono::milliseconds(2));
+      const auto status = w.process->terminate(std::chrono::milliseconds(500));
+      w.running = false;
+      exited_busy_ns_[s] += segment_.worker(w.control).busy_ns.load();
+      stats_.stages[s]->busy_ns.store(busy_ns(s), std::memory_order_relaxed);
+      if (status.signaled || status.code != 0)
+        log_->warn("worker exited name={} how=\"{}\"", worker_name(stages_[s], w), status.describe());
+      w.process.reset();
+    }
+  }
+}
+
+std::uint64_t Supervisor::busy_ns(std::size_t s) const {
+  std::uint64_t total = exited_busy_ns_[s];
+  for (const auto& w : stages_[s].workers)
+    if (w.running) total += segment_.worker(w.control).busy_ns.load(std::memory_order_relaxed);
+  return total;
+}
+
+}  // namespace cvpipe

@@ -1,0 +1,107 @@
+#pragma once
+// Supervisor: owns the worker processes and moves slot indices between the stages.
+//
+// It runs on one daemon thread (the router), which is the only producer of every worker's `in`
+// ring and the only consumer of every `out` ring, so all rings are single-producer,
+// single-consumer. Each turn it takes newly captured slots, collects finished ones from the
+// workers, routes each to the next stage (or to the writer), and hands waiting slots to the least
+// loaded worker of their stage (at most kDepth outstanding per worker, so a slow worker does not
+// collect a queue). It sleeps on the segment's router doorbell when there is nothing to do.
+//
+// A worker that dies is noticed through SIGCHLD (the daemon's signal thread calls
+// notify_child_exit()), its finished slots are collected, the slot it was running is dropped
+// (reason worker_crash), the slots it had not started go back to the front of the stage's queue,
+// and a new worker is started after a backoff. Too many crashes in a window end the run.
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "pipeline/config/pipeline_config.hpp"
+#include "pipeline/core/child_process.hpp"
+#include "pipeline/runtime/logging.hpp"
+#include "pipeline/runtime/run_stats.hpp"
+#include "pipeline/runtime/segment.hpp"
+
+namespace cvpipe {
+
+class Supervisor {
+ public:
+  static constexpr int kDepth = 2;  // slots outstanding per worker: one running, one queued
+
+  struct Hooks {
+    // Takes the next captured slot, if any (non-blocking).
+    std::function<bool(std::uint32_t&)> next_captured;
+    // True once capture has ended and `captured_total` frames were handed over.
+    std::function<bool(std::uint64_t& captured_total)> capture_finished;
+    // A slot is done: written next, or dropped for `reason`.
+    std::function<void(std::uint32_t slot, DropReason reason)> deliver;
+    // A fatal error: the run must stop (exit code and one-line message).
+    std::function<void(int exit_code, const std::string& message)> fatal;
+  };
+
+  Supervisor(const PipelineConfig& config, Segment& segment, RunStats& stats, Hooks hooks);
+  ~Supervisor();
+  Supervisor(const Supervisor&) = delete;
+  Supervisor& operator=(const Supervisor&) = delete;
+
+  // Spawns every worker. Throws std::system_error if the first spawn fails.
+  void start();
+  // The router loop; returns when every captured frame was delivered, or after stop_now().
+  void run();
+  // Called from any thread (the signal thread on SIGCHLD): reap and react on the next turn.
+  void notify_child_exit() noexcept;
+  // Ends run() at the next turn: outstanding frames are dropped as aborted.
+  void stop_now() noexcept;
+  // Stops every worker (stop marker, then SIGTERM/SIGKILL after `grace`) and reaps it.
+  void stop_workers(std::chrono::milliseconds grace);
+
+ private:
+  // Busy nanoseconds of stage `s` so far (exited and live workers); published to RunStats.
+  std::uint64_t busy_ns(std::size_t s) const;
+
+  struct Worker {
+    std::uint32_t control = 0;
+    std::optional<ChildProcess> process;
+    bool running = false;                   // spawned and not seen dead
+    std::optional<SpscRing> in, out;        // views of its rings in the segment
+    std::deque<std::uint32_t> outstanding;  // dispatched, in order; front is running or next
+    std::chrono::steady_clock::time_point restart_at{};
+    int number = 0;  // within the stage, for the logger name
+  };
+  struct Stage {
+    std::size_t index = 0;
+    const StageConfig* config = nullptr;
+    std::deque<std::uint32_t> pending;
+    std::vector<Worker> workers;
+  };
+
+  void spawn(Stage& stage, Worker& w);
+  void route(std::uint32_t slot, std::size_t next_stage);
+  bool collect(Stage& stage, Worker& w);
+  bool dispatch(Stage& stage);
+  bool reap_and_restart();
+  void worker_died(Stage& stage, Worker& w, const std::string& how);
+  void drop_everything(DropReason reason);
+  std::string worker_name(const Stage& stage, const Worker& w) const;
+
+  const PipelineConfig& config_;
+  Segment& segment_;
+  RunStats& stats_;
+  Hooks hooks_;
+  std::vector<Stage> stages_;
+  std::vector<std::uint64_t> exited_busy_ns_;
+  std::atomic<bool> child_exited_{false};
+  std::atomic<bool> stop_now_{false};
+  std::uint64_t in_flight_ = 0;   // captured, not yet delivered
+  std::uint64_t delivered_ = 0;
+  std::vector<std::chrono::steady_clock::time_point> crash_times_;
+  std::shared_ptr<spdlog::logger> log_;
+};
+
+}  // namespace cvpipe

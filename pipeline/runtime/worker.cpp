@@ -1,0 +1,162 @@
+#include "pipeline/runtime/worker.hpp"
+
+#include <signal.h>
+#include <sys/prctl.h>
+#include <unistd.h>
+
+#include <opencv2/core.hpp>
+
+#include <chrono>
+#include <cstdlib>
+#include <cstring>
+
+#include "pipeline/config/pipeline_config.hpp"
+#include "pipeline/ops/op_chain.hpp"
+#include "pipeline/runtime/logging.hpp"
+#include "pipeline/runtime/segment.hpp"
+
+namespace cvpipe {
+namespace {
+
+std::int64_t now_ns() {
+  timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return static_cast<std::int64_t>(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
+}
+
+bool parse_int(const char* s, int& out) {
+  char* end = nullptr;
+  const long v = std::strtol(s, &end, 10);
+  if (end == s || *end != '\0') return false;
+  out = static_cast<int>(v);
+  return true;
+}
+
+void copy_error(SlotHeader& h, const std::string& message) {
+  h.failed = 1;
+  const std::size_t n = std::min(message.size(), sizeof(h.error) - 1);
+  std::memcpy(h.error, message.data(), n);
+  h.error[n] = '\0';
+}
+
+}  // namespace
+
+std::vector<std::string> worker_argv(const WorkerArgs& a) {
+  return {"/proc/self/exe", "--worker",          "--fd",          std::to_string(a.fd),
+          "--stage",        std::to_string(a.stage), "--control", std::to_string(a.control),
+          "--parent",       std::to_string(a.parent), "--threads", std::to_string(a.threads),
+          "--log-level",    a.log_level,          "--name",        a.name,
+          "--width",        std::to_string(a.width), "--height", std::to_string(a.height),
+          "--type",         std::to_string(a.type)};
+}
+
+bool parse_worker_args(int argc, char** argv, WorkerArgs& out) {
+  for (int i = 0; i + 1 < argc; i += 2) {
+    const std::string key = argv[i];
+    const char* value = argv[i + 1];
+    bool ok = true;
+    if (key == "--fd") ok = parse_int(value, out.fd);
+    else if (key == "--stage") ok = parse_int(value, out.stage);
+    else if (key == "--control") ok = parse_int(value, out.control);
+    else if (key == "--parent") ok = parse_int(value, out.parent);
+    else if (key == "--threads") ok = parse_int(value, out.threads);
+    else if (key == "--width") ok = parse_int(value, out.width);
+    else if (key == "--height") ok = parse_int(value, out.height);
+    else if (key == "--type") ok = parse_int(value, out.type);
+    else if (key == "--log-level") out.log_level = value;
+    else if (key == "--name") out.name = value;
+    else return false;
+    if (!ok) return false;
+  }
+  return argc % 2 == 0 && out.fd >= 0 && out.stage >= 0 && out.control >= 0 && out.parent > 0 && !out.name.empty() &&
+         out.width > 0 && out.height > 0 && out.type >= 0;
+}
+
+int worker_main(const WorkerArgs& args) {
+  // Die with the daemon. The daemon may already be gone by now: check after arming.
+  prctl(PR_SET_PDEATHSIG, SIGTERM);
+  if (getppid() != args.parent) return kWorkerExitOrphaned;
+  // posix_spawn keeps the daemon's signal mask, in which the daemon blocks the signals its
+  // signal thread waits for; a worker takes the default actions.
+  sigset_t all;
+  sigfillset(&all);
+  pthread_sigmask(SIG_UNBLOCK, &all, nullptr);
+  signal(SIGINT, SIG_IGN);  // Ctrl-C reaches the whole process group; the daemon decides when workers stop
+
+  init_logging(args.log_level);
+  auto log = get_logger(args.name);
+  cv::setNumThreads(args.threads);
+
+  try {
+    Segment segment = Segment::attach(args.fd);
+    close(args.fd);  // the mapping keeps the segment alive
+    if (static_cast<std::uint32_t>(args.control) >= segment.header().worker_capacity)
+      throw std::runtime_error("worker control " + std::to_string(args.control) + " out of range");
+    WorkerControl& control = segment.worker(static_cast<std::uint32_t>(args.control));
+    SpscRing in = segment.in_ring(static_cast<std::uint32_t>(args.control));
+    SpscRing out = segment.out_ring(static_cast<std::uint32_t>(args.control));
+
+    const std::vector<OpEntry> ops = parse_stage_ops(segment.config_text(), static_cast<std::size_t>(args.stage));
+    OpChain chain(ops, FrameFormat{args.width, args.height, args.type});
+    if (Status opened = chain.open(); !opened) {
+      log->error("cannot start: {}", opened.message());
+      return kWorkerExitOpenFailed;
+    }
+    const std::uint32_t slots = segment.slot_count();
+    const bool two_buffers = segment.header().buffers_per_slot == 2;
+    control.ready.store(1, std::memory_order_release);
+    log->debug("worker started pid={} stage={} ops={}", getpid(), args.stage, ops.size());
+
+    for (;;) {
+      control.heartbeat.fetch_add(1, std::memory_order_relaxed);
+      const std::uint32_t seen = control.bell.prepare();
+      std::uint32_t index;
+      if (!in.try_pop(index)) {
+        if (!control.bell.spin_then_wait(seen, std::chrono::microseconds(20), std::chrono::milliseconds(200)) &&
+            getppid() != args.parent)
+          return kWorkerExitOrphaned;
+        continue;
+      }
+      if (index == kStopWorker) break;
+      if (index >= slots) {
+        log->critical("slot index {} out of range (segment has {} slots)", index, slots);
+        std::abort();
+      }
+      control.current_slot.store(index, std::memory_order_relaxed);
+      SlotHeader& h = segment.slot(index);
+      const FrameFormat in_format{h.width, h.height, h.type};
+      const std::int64_t start = now_ns();
+      Status s;
+      if (in_format != chain.input()) {
+        s = Status::error("frame is " + in_format.describe() + ", the stage expects " + chain.input().describe());
+      } else {
+        std::uint8_t* const buffers[2] = {segment.buffer(index, 0), segment.buffer(index, two_buffers ? 1 : 0)};
+        int current = static_cast<int>(h.buffer);
+        s = chain.run(buffers, current, h.meta);
+        h.buffer = static_cast<std::uint32_t>(current);
+        h.width = chain.output().width;
+        h.height = chain.output().height;
+        h.type = chain.output().type;
+      }
+      if (!s) {
+        copy_error(h, s.message());
+        control.frames_failed.fetch_add(1, std::memory_order_relaxed);
+      }
+      control.busy_ns.fetch_add(static_cast<std::uint64_t>(now_ns() - start), std::memory_order_relaxed);
+      control.frames_processed.fetch_add(1, std::memory_order_relaxed);
+      control.current_slot.store(kNoSlot, std::memory_order_relaxed);
+      if (!out.try_push(index)) {
+        log->critical("out ring full: the daemon gave this worker more slots than exist");
+        std::abort();
+      }
+      segment.header().router_bell.ring();
+    }
+    log->debug("worker stopping pid={}", getpid());
+    return kWorkerExitOk;
+  } catch (const std::exception& e) {
+    log->error("cannot start: {}", e.what());
+    return kWorkerExitSetup;
+  }
+}
+
+}  // namespace cvpipe
