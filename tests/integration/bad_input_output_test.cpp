@@ -1,0 +1,131 @@
+// Input that is not a video exits 66, output that cannot be created exits 73, each with one
+// clear line. The tests run as root, so the paths fail for reasons permissions do not enter:
+// a file where a folder must be, a folder where a file must be.
+#include <sstream>
+
+#include "tests/integration/cli_test_util.hpp"
+
+namespace cvpipe {
+namespace {
+
+constexpr int kExitNoInput = 66;
+constexpr int kExitCantCreate = 73;
+
+std::vector<std::string> non_empty_lines(const std::string& text) {
+  std::vector<std::string> lines;
+  std::istringstream in(text);
+  for (std::string line; std::getline(in, line);)
+    if (!line.empty()) lines.push_back(line);
+  return lines;
+}
+
+std::string random_bytes(std::size_t n) {
+  cv::RNG rng(42);
+  std::string bytes(n, '\0');
+  for (char& b : bytes) b = static_cast<char>(rng.uniform(0, 256));
+  return bytes;
+}
+
+class BadInput : public CvpipeTest {
+ protected:
+  // A config reading `input` (a path in the temp dir) into images.
+  std::string config_reading(const std::string& input) {
+    return write("pipeline.yaml", "source:\n  type: file\n  path: " + input + R"(
+stages:
+  - name: blur
+    workers: 2
+    ops:
+      - op: gaussian_blur
+sink:
+  type: images
+  path: out/%03d.png
+)");
+  }
+};
+
+TEST_F(BadInput, RandomBytesNamedMp4ExitWithNoInput) {
+  write("noise.mp4", random_bytes(50000));
+
+  const RunResult r = run_cvpipe({"run", config_reading("noise.mp4")});
+
+  EXPECT_EQ(r.exit_code, kExitNoInput) << describe(r);
+  EXPECT_NE(r.err.find("cvpipe: input error: "), std::string::npos) << describe(r);
+  EXPECT_NE(r.err.find(path("noise.mp4")), std::string::npos) << "names the file\n" << describe(r);
+  EXPECT_EQ(r.out, "");
+  EXPECT_FALSE(exists(path("out"))) << "the output folder was created";
+}
+
+TEST_F(BadInput, AnEmptyFileExitsWithNoInput) {
+  write("empty.mp4", "");
+
+  const RunResult r = run_cvpipe({"run", config_reading("empty.mp4")});
+
+  EXPECT_EQ(r.exit_code, kExitNoInput) << describe(r);
+  EXPECT_NE(r.err.find("cvpipe: input error: "), std::string::npos) << describe(r);
+  EXPECT_NE(r.err.find(path("empty.mp4")), std::string::npos) << "names the file\n" << describe(r);
+}
+
+TEST_F(BadInput, IsReportedInOneLineOnStderr) {
+  write("noise.mp4", random_bytes(50000));
+  write("empty.mp4", "");
+
+  for (const char* input : {"noise.mp4", "empty.mp4"}) {
+    const RunResult r = run_cvpipe({"run", config_reading(input)});
+    EXPECT_EQ(r.exit_code, kExitNoInput) << describe(r);
+    const std::vector<std::string> lines = non_empty_lines(r.err);
+    EXPECT_EQ(lines.size(), 1u) << input << ": expected only cvpipe's own line\n" << describe(r);
+    EXPECT_TRUE(!lines.empty() && lines.back().rfind("cvpipe: input error: ", 0) == 0) << describe(r);
+  }
+}
+
+class BadOutput : public CvpipeTest {
+ protected:
+  void SetUp() override {
+    CvpipeTest::SetUp();
+    if (HasFatalFailure()) return;
+    ASSERT_TRUE(make_clip(path("clip.mkv"), {160, 120}, 5));
+    write("afile", "not a folder\n");
+  }
+
+  std::string config_writing(const std::string& sink) {
+    return write("pipeline.yaml", R"(source:
+  type: file
+  path: clip.mkv
+stages:
+  - name: blur
+    workers: 2
+    ops:
+      - op: gaussian_blur
+sink:
+)" + sink);
+  }
+};
+
+TEST_F(BadOutput, AVideoBelowARegularFileExitsWithCantCreate) {
+  const RunResult r = run_cvpipe({"run", config_writing("  type: video\n  path: " + path("afile/out.mp4") + "\n")});
+
+  EXPECT_EQ(r.exit_code, kExitCantCreate) << describe(r);
+  const std::vector<std::string> lines = non_empty_lines(r.err);
+  ASSERT_FALSE(lines.empty()) << describe(r);
+  EXPECT_EQ(lines.back().rfind("cvpipe: output error: ", 0), 0u) << describe(r);
+  EXPECT_NE(lines.back().find(path("afile")), std::string::npos) << "names the path\n" << describe(r);
+  EXPECT_EQ(r.out, "");
+}
+
+TEST_F(BadOutput, ImagesBelowARegularFileExitWithCantCreate) {
+  const RunResult r =
+      run_cvpipe({"run", config_writing("  type: images\n  path: " + path("afile/frames/%03d.png") + "\n")});
+
+  EXPECT_EQ(r.exit_code, kExitCantCreate) << describe(r);
+  EXPECT_NE(r.err.find("cvpipe: output error: "), std::string::npos) << describe(r);
+}
+
+TEST_F(BadOutput, AVideoPathThatIsAFolderExitsWithCantCreate) {
+  const RunResult r = run_cvpipe({"run", config_writing("  type: video\n  path: " + dir_ + "\n")});
+
+  EXPECT_EQ(r.exit_code, kExitCantCreate) << describe(r);
+  EXPECT_NE(r.err.find("cvpipe: output error: "), std::string::npos) << describe(r);
+}
+
+}  // namespace
+}  // namespace cvpipe

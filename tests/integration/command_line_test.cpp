@@ -1,0 +1,77 @@
+// The command line itself: `ops`, help, and the usage errors (exit 64).
+#include "tests/integration/cli_test_util.hpp"
+
+namespace cvpipe {
+namespace {
+
+constexpr int kExitUsage = 64;
+constexpr int kExitConfig = 78;
+
+using CommandLine = CvpipeTest;
+
+TEST_F(CommandLine, OpsListsEveryOpWithAnExample) {
+  const RunResult r = run_cvpipe({"ops"});
+
+  ASSERT_EQ(r.exit_code, 0) << describe(r);
+  const std::string listing = "\n" + r.out;
+  for (const std::string op : {"identity", "grayscale", "resize", "gaussian_blur", "median_blur", "bilateral", "canny",
+                               "sobel", "threshold", "annotate"}) {
+    const std::size_t entry = listing.find("\n" + op + ": ");
+    ASSERT_NE(entry, std::string::npos) << op << " is not listed\n" << r.out;
+    const std::size_t next = listing.find("\n\n", entry);
+    const std::string block = listing.substr(entry, next == std::string::npos ? std::string::npos : next - entry);
+    EXPECT_NE(block.find("example:"), std::string::npos) << op << " has no example:" << block;
+    EXPECT_NE(block.find("- op: " + op), std::string::npos) << op << "'s example does not use it:" << block;
+  }
+}
+
+TEST_F(CommandLine, NoArgumentsExitWithUsage) {
+  const RunResult r = run_cvpipe({});
+
+  EXPECT_EQ(r.exit_code, kExitUsage) << describe(r);
+  EXPECT_NE(r.err.find("usage:"), std::string::npos) << describe(r);
+}
+
+TEST_F(CommandLine, AnUnknownCommandExitsWithUsage) {
+  const RunResult r = run_cvpipe({"frobnicate"});
+
+  EXPECT_EQ(r.exit_code, kExitUsage) << describe(r);
+  EXPECT_NE(r.err.find("unknown command \"frobnicate\""), std::string::npos) << describe(r);
+}
+
+TEST_F(CommandLine, RunWithoutAConfigExitsWithUsage) {
+  const RunResult r = run_cvpipe({"run"});
+
+  EXPECT_EQ(r.exit_code, kExitUsage) << describe(r);
+}
+
+TEST_F(CommandLine, SetWithoutItsValueExitsWithUsage) {
+  const RunResult r = run_cvpipe({"run", path("pipeline.yaml"), "--set"});
+
+  EXPECT_EQ(r.exit_code, kExitUsage) << describe(r);
+  const std::string first_line = r.err.substr(0, r.err.find('\n'));
+  EXPECT_NE(first_line.find("--set"), std::string::npos) << "the first line names the culprit\n" << describe(r);
+}
+
+TEST_F(CommandLine, InlineIsOnlyForRun) {
+  const RunResult r = run_cvpipe({"validate", path("pipeline.yaml"), "--inline"});
+
+  EXPECT_EQ(r.exit_code, kExitUsage) << describe(r);
+}
+
+TEST_F(CommandLine, HelpPrintsUsageAndExitsZero) {
+  const RunResult r = run_cvpipe({"--help"});
+
+  EXPECT_EQ(r.exit_code, 0) << describe(r);
+  EXPECT_NE(r.out.find("usage:"), std::string::npos) << describe(r);
+}
+
+TEST_F(CommandLine, AMissingConfigFileIsAConfigError) {
+  const RunResult r = run_cvpipe({"validate", path("missing.yaml")});
+
+  EXPECT_EQ(r.exit_code, kExitConfig) << describe(r);
+  EXPECT_NE(r.err.find(path("missing.yaml")), std::string::npos) << describe(r);
+}
+
+}  // namespace
+}  // namespace cvpipe

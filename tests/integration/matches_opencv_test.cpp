@@ -1,0 +1,53 @@
+// cvpipe's ops are OpenCV's functions: the pipeline's output is exactly what OpenCV gives when
+// applied to the same decoded frames by hand.
+#include <opencv2/imgproc.hpp>
+
+#include "tests/integration/cli_test_util.hpp"
+
+namespace cvpipe {
+namespace {
+
+using EdgePipeline = CvpipeTest;
+
+TEST_F(EdgePipeline, WritesExactlyWhatOpenCvComputesFromTheDecodedClip) {
+  constexpr int kFrames = 20;
+  ASSERT_TRUE(make_clip(path("clip.mkv"), {320, 240}, kFrames));
+  const std::string config = write("pipeline.yaml", R"(source:
+  type: file
+  path: clip.mkv
+stages:
+  - name: smooth
+    workers: 2
+    ops:
+      - op: gaussian_blur
+        ksize: 15
+  - name: edges
+    workers: 1
+    ops:
+      - op: grayscale
+      - op: canny
+        low: 100
+        high: 200
+sink:
+  type: images
+  path: out/%04d.png
+)");
+
+  const RunResult r = run_cvpipe({"run", config});
+
+  ASSERT_EQ(r.exit_code, 0) << describe(r);
+  std::vector<cv::Mat> expected;
+  for (const cv::Mat& frame : read_video(path("clip.mkv"))) {
+    cv::Mat blurred, gray, edges;
+    cv::GaussianBlur(frame, blurred, {15, 15}, 0, 0, cv::BORDER_DEFAULT);
+    cv::cvtColor(blurred, gray, cv::COLOR_BGR2GRAY);
+    cv::Canny(gray, edges, 100, 200);
+    expected.push_back(edges);
+  }
+  ASSERT_EQ(expected.size(), static_cast<std::size_t>(kFrames));
+  for (int i = 0; i < kFrames; ++i) ASSERT_GT(cv::countNonZero(expected[i]), 100) << "frame " << i << " has no edges";
+  EXPECT_EQ(compare_frames(expected, read_images(path("out"))), "");
+}
+
+}  // namespace
+}  // namespace cvpipe

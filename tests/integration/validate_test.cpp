@@ -1,0 +1,286 @@
+// `cvpipe validate`: a good config is "ok" and nothing is created; a bad one exits 78 with every
+// error as "file:line:col: key.path: message", sorted by line.
+#include <regex>
+#include <sstream>
+
+#include "tests/integration/cli_test_util.hpp"
+
+namespace cvpipe {
+namespace {
+
+constexpr int kExitConfig = 78;
+
+struct ErrorLine {
+  std::string file;
+  int line = 0, column = 0;
+  std::string text;  // "key.path: message"
+};
+
+// The "file:line:col: ..." lines of stderr.
+std::vector<ErrorLine> positioned_errors(const std::string& err) {
+  static const std::regex kLine(R"(^(.+):([0-9]+):([0-9]+): (.+)$)");
+  std::vector<ErrorLine> lines;
+  std::istringstream in(err);
+  for (std::string line; std::getline(in, line);) {
+    std::smatch m;
+    if (std::regex_match(line, m, kLine)) lines.push_back({m[1], std::stoi(m[2]), std::stoi(m[3]), m[4]});
+  }
+  return lines;
+}
+
+class Validate : public CvpipeTest {
+ protected:
+  void SetUp() override {
+    CvpipeTest::SetUp();
+    if (HasFatalFailure()) return;
+    ASSERT_TRUE(make_clip(path("clip.mkv"), {160, 120}, 5));
+  }
+
+  // Validates `yaml` written as pipeline.yaml; expects exit 78 and the error count line.
+  RunResult validate_bad(const std::string& yaml) {
+    config_ = write("pipeline.yaml", yaml);
+    RunResult r = run_cvpipe({"validate", config_});
+    EXPECT_EQ(r.exit_code, kExitConfig) << describe(r);
+    EXPECT_EQ(r.out, "") << "nothing on stdout for a bad config";
+    EXPECT_NE(r.err.find(" config error"), std::string::npos) << describe(r);
+    return r;
+  }
+
+  // The stderr line that starts with "<config>:<line>:<col>: ", or "".
+  std::string error_at(const RunResult& r, int line, int column) const {
+    for (const ErrorLine& e : positioned_errors(r.err))
+      if (e.file == config_ && e.line == line && e.column == column) return e.text;
+    return "";
+  }
+
+  std::string config_;
+};
+
+TEST_F(Validate, AcceptsAGoodConfigAndCreatesNothing) {
+  const std::string config = write("pipeline.yaml", R"(source:
+  type: file
+  path: clip.mkv
+stages:
+  - name: edges
+    workers: 2
+    ops:
+      - op: grayscale
+      - op: canny
+sink:
+  type: video
+  path: out/result.mp4
+)");
+
+  const RunResult r = run_cvpipe({"validate", config});
+
+  ASSERT_EQ(r.exit_code, 0) << describe(r);
+  EXPECT_NE(r.out.find(config + ": ok"), std::string::npos) << describe(r);
+  EXPECT_FALSE(exists(path("out"))) << "validate created the output folder";
+  EXPECT_EQ(list_dir(dir_), (std::vector<std::string>{"clip.mkv", "pipeline.yaml"}));
+}
+
+TEST_F(Validate, ReportsAnUnknownKeyAtItsPositionWithASuggestion) {
+  const RunResult r = validate_bad(R"(source:
+  type: file
+  path: clip.mkv
+stages:
+  - name: smooth
+    workrs: 2
+    ops:
+      - op: gaussian_blur
+sink:
+  type: video
+  path: out/result.mp4
+)");
+  EXPECT_EQ(error_at(r, 6, 5), "stages[0].workrs: unknown key (did you mean \"workers\"?)") << describe(r);
+}
+
+TEST_F(Validate, ReportsAValueOfTheWrongType) {
+  const RunResult r = validate_bad(R"(source:
+  type: file
+  path: clip.mkv
+stages:
+  - name: smooth
+    workers: many
+    ops:
+      - op: gaussian_blur
+sink:
+  type: video
+  path: out/result.mp4
+)");
+  const std::string e = error_at(r, 6, 14);
+  EXPECT_EQ(e.rfind("stages[0].workers: expected an integer", 0), 0u) << describe(r);
+  EXPECT_NE(e.find("got \"many\""), std::string::npos) << describe(r);
+}
+
+TEST_F(Validate, ReportsAnEvenKernelSizeAsNotOdd) {
+  const RunResult r = validate_bad(R"(source:
+  type: file
+  path: clip.mkv
+stages:
+  - name: smooth
+    ops:
+      - op: gaussian_blur
+        ksize: 4
+sink:
+  type: video
+  path: out/result.mp4
+)");
+  const std::string e = error_at(r, 8, 16);
+  EXPECT_EQ(e.rfind("stages[0].ops[0].ksize: ", 0), 0u) << describe(r);
+  EXPECT_NE(e.find("odd"), std::string::npos) << describe(r);
+  EXPECT_NE(e.find("got 4"), std::string::npos) << describe(r);
+}
+
+TEST_F(Validate, ReportsADuplicateKey) {
+  const RunResult r = validate_bad(R"(source:
+  type: file
+  path: clip.mkv
+stages:
+  - name: smooth
+    ops:
+      - op: gaussian_blur
+        ksize: 5
+        ksize: 7
+sink:
+  type: video
+  path: out/result.mp4
+)");
+  EXPECT_EQ(error_at(r, 9, 9), "stages[0].ops[0].ksize: duplicate key (first given on line 8)") << describe(r);
+}
+
+TEST_F(Validate, ReportsADuplicateStageName) {
+  const RunResult r = validate_bad(R"(source:
+  type: file
+  path: clip.mkv
+stages:
+  - name: smooth
+    ops:
+      - op: gaussian_blur
+  - name: smooth
+    ops:
+      - op: median_blur
+sink:
+  type: video
+  path: out/result.mp4
+)");
+  const std::vector<ErrorLine> errors = positioned_errors(r.err);
+  ASSERT_EQ(errors.size(), 1u) << describe(r);
+  EXPECT_EQ(errors[0].line, 8);
+  EXPECT_EQ(errors[0].text, "stages[1].name: duplicate stage name \"smooth\"");
+}
+
+TEST_F(Validate, ReportsAnUnknownOpAndListsEveryKnownOp) {
+  const RunResult r = validate_bad(R"(source:
+  type: file
+  path: clip.mkv
+stages:
+  - name: smooth
+    ops:
+      - op: sharpen
+sink:
+  type: video
+  path: out/result.mp4
+)");
+  const std::string e = error_at(r, 7, 13);
+  EXPECT_EQ(e.rfind("stages[0].ops[0].op: unknown op \"sharpen\"", 0), 0u) << describe(r);
+  for (const char* op : {"identity", "grayscale", "resize", "gaussian_blur", "median_blur", "bilateral", "canny",
+                         "sobel", "threshold", "annotate"})
+    EXPECT_NE(e.find(op), std::string::npos) << op << " is not listed: " << e;
+}
+
+TEST_F(Validate, ReportsAnOpThatCannotTakeTheFramesBeforeIt) {
+  const RunResult r = validate_bad(R"(source:
+  type: file
+  path: clip.mkv
+stages:
+  - name: edges
+    ops:
+      - op: canny
+sink:
+  type: video
+  path: out/result.mp4
+)");
+  const std::vector<ErrorLine> errors = positioned_errors(r.err);
+  ASSERT_EQ(errors.size(), 1u) << describe(r);
+  EXPECT_EQ(errors[0].line, 7);
+  EXPECT_EQ(errors[0].text.rfind("stages[0].ops[0]: ", 0), 0u) << errors[0].text;
+  EXPECT_NE(errors[0].text.find("160x120 8UC3"), std::string::npos) << "names the format it got: " << errors[0].text;
+  EXPECT_NE(errors[0].text.find("grayscale"), std::string::npos) << "suggests the fix: " << errors[0].text;
+}
+
+TEST_F(Validate, ReportsAMissingInputFileAsAConfigErrorAtSourcePath) {
+  const RunResult r = validate_bad(R"(source:
+  type: file
+  path: no-such-clip.mkv
+stages:
+  - name: smooth
+    ops:
+      - op: gaussian_blur
+sink:
+  type: video
+  path: out/result.mp4
+)");
+  const std::string e = error_at(r, 3, 9);
+  EXPECT_EQ(e.rfind("source.path: ", 0), 0u) << describe(r);
+  EXPECT_NE(e.find(path("no-such-clip.mkv")), std::string::npos) << "names the resolved path: " << e;
+}
+
+TEST_F(Validate, ReportsEveryErrorAtOnceSortedByLine) {
+  const RunResult r = validate_bad(R"(source:
+  type: synthetic
+  frames: 0
+  pace: fast
+stages:
+  - name: a
+    workers: 0
+    ops:
+      - op: gaussian_blur
+        ksize: 4
+      - op: bilateral
+        d: 500
+  - name: a
+    ops:
+      - op: median_blurr
+sink:
+  type: vidoe
+log:
+  levl: debug
+)");
+  const std::vector<ErrorLine> errors = positioned_errors(r.err);
+  const std::vector<int> expected_lines = {3, 4, 7, 10, 12, 13, 15, 17, 19};
+  std::vector<int> lines;
+  for (const ErrorLine& e : errors) lines.push_back(e.line);
+  EXPECT_EQ(lines, expected_lines) << describe(r);
+  EXPECT_NE(r.err.find("cvpipe: " + std::to_string(errors.size()) + " config errors"), std::string::npos)
+      << describe(r);
+  EXPECT_NE(error_at(r, 15, 13).find("did you mean \"median_blur\"?"), std::string::npos) << describe(r);
+  EXPECT_NE(error_at(r, 17, 9).find("did you mean \"video\"?"), std::string::npos) << describe(r);
+  EXPECT_EQ(error_at(r, 19, 3), "log.levl: unknown key (did you mean \"level\"?)") << describe(r);
+}
+
+TEST_F(Validate, RunRejectsTheSameConfigBeforeStartingAnything) {
+  config_ = write("pipeline.yaml", R"(source:
+  type: file
+  path: clip.mkv
+stages:
+  - name: smooth
+    workers: 2
+    ops:
+      - op: gaussian_blur
+        ksize: 4
+sink:
+  type: images
+  path: out/%04d.png
+)");
+
+  const RunResult r = run_cvpipe({"run", config_});
+
+  EXPECT_EQ(r.exit_code, kExitConfig) << describe(r);
+  EXPECT_EQ(r.out, "") << "no summary: nothing ran";
+  EXPECT_NE(error_at(r, 9, 16), "") << describe(r);
+  EXPECT_FALSE(exists(path("out"))) << "the output folder was created";
+}
+
+}  // namespace
+}  // namespace cvpipe
