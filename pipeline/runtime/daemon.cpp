@@ -4,6 +4,7 @@
 #include <concurrentqueue.h>
 #include <signal.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cinttypes>
@@ -34,7 +35,7 @@ std::int64_t monotonic_ns() {
 sigset_t daemon_signals() {
   sigset_t set;
   sigemptyset(&set);
-  for (int sig : {SIGINT, SIGTERM, SIGHUP, SIGCHLD}) sigaddset(&set, sig);
+  for (int sig : {SIGINT, SIGTERM, SIGHUP, SIGCHLD, SIGUSR1}) sigaddset(&set, sig);
   return set;
 }
 
@@ -374,9 +375,11 @@ int Run::execute() {
       supervisor_->stop_workers(std::chrono::seconds(2));
     });
   }
-  std::thread writer([this] {
+  const pthread_t main_thread = pthread_self();
+  std::thread writer([this, main_thread] {
     writer_loop();
     run_done_.store(true);
+    pthread_kill(main_thread, SIGUSR1);  // wakes the signal loop below
   });
   std::thread capture([this] { capture_loop(); });
 
@@ -385,8 +388,14 @@ int Run::execute() {
   const auto interval = std::chrono::duration<double>(config_.stats_interval_s);
   auto next_stats = Clock::now() + interval;
   int stop_signals = 0;
+  auto last_stats = Clock::now();
   while (!run_done_.load()) {
-    timespec timeout{0, 50'000'000};
+    // Sleep until a signal, the next stats line, or a second at most.
+    auto wait = std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::seconds(1));
+    if (config_.stats_interval_s > 0)
+      wait = std::clamp(std::chrono::duration_cast<std::chrono::nanoseconds>(next_stats - Clock::now()),
+                        std::chrono::nanoseconds(1'000'000), wait);
+    timespec timeout{static_cast<time_t>(wait.count() / 1'000'000'000), static_cast<long>(wait.count() % 1'000'000'000)};
     siginfo_t info;
     const int sig = sigtimedwait(&signals, &info, &timeout);
     if (sig == SIGCHLD) {
@@ -404,7 +413,9 @@ int Run::execute() {
       log_->warn("SIGHUP received: reloading the config on a running daemon is not supported yet; ignored");
     }
     if (config_.stats_interval_s > 0 && Clock::now() >= next_stats) {
-      log_stats(config_.stats_interval_s);
+      const auto now = Clock::now();
+      log_stats(std::chrono::duration<double>(now - last_stats).count());
+      last_stats = now;
       next_stats += std::chrono::duration_cast<Clock::duration>(interval);
     }
   }

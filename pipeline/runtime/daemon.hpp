@@ -16,7 +16,7 @@ struct RunOptions {
   bool inline_mode = false;  // run the ops in the capture thread; no worker processes
 };
 
-// Blocks the signals the daemon handles (SIGINT, SIGTERM, SIGHUP, SIGCHLD) in the calling thread
+// Blocks the signals the daemon handles (SIGINT, SIGTERM, SIGHUP, SIGCHLD, SIGUSR1) in the calling thread
 // and every thread it starts afterwards. Call first thing in main().
 void block_daemon_signals();
 

@@ -76,6 +76,10 @@ int worker_main(const WorkerArgs& args) {
   // Die with the daemon. The daemon may already be gone by now: check after arming.
   prctl(PR_SET_PDEATHSIG, SIGTERM);
   if (getppid() != args.parent) return kWorkerExitOrphaned;
+  // Keep stdin/out/err and the segment; drop whatever else the daemon inherited from its own
+  // parent without O_CLOEXEC.
+  if (args.fd > 3) close_range(3, static_cast<unsigned>(args.fd) - 1, 0);
+  close_range(static_cast<unsigned>(args.fd) + 1, ~0U, 0);
   // posix_spawn keeps the daemon's signal mask, in which the daemon blocks the signals its
   // signal thread waits for; a worker takes the default actions.
   sigset_t all;
