@@ -11,6 +11,7 @@
 #include <filesystem>
 
 #include "pipeline/core/errors.hpp"
+#include "pipeline/runtime/logging.hpp"
 #include "pipeline/sinks/sink.hpp"
 
 namespace cvpipe {
@@ -26,6 +27,10 @@ class VideoSink final : public Sink {
       throw OutputError("cannot create video " + path_ + " (fourcc " + fourcc +
                         "): the folder is not writable or FFmpeg cannot encode this fourcc into this container");
     if (format.channels() == 1) bgr_.create(format.height, format.width, CV_8UC3);
+    if (format.width % 2 || format.height % 2)
+      get_logger("writer")->warn("frames are {}: OpenCV's FFmpeg writer needs even sizes, so the video will be "
+                                 "{}x{}, cropped (the images sink keeps every pixel)",
+                                 format.describe(), format.width & ~1, format.height & ~1);
   }
   ~VideoSink() override { (void)close(); }
 

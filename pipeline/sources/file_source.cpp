@@ -21,11 +21,12 @@ class FileSource final : public Source {
     // Open errors are reported by us, in one line; OpenCV's own would be noise.
     if (!cap_.open(path_, cv::CAP_FFMPEG))
       throw InputError("cannot open video file " + path_ + ": not a video FFmpeg can decode");
-    format_.width = static_cast<int>(cap_.get(cv::CAP_PROP_FRAME_WIDTH));
-    format_.height = static_cast<int>(cap_.get(cv::CAP_PROP_FRAME_HEIGHT));
-    format_.type = CV_8UC3;
-    if (format_.width <= 0 || format_.height <= 0)
-      throw InputError("cannot read video file " + path_ + ": no video stream with a frame size");
+    // The first frame tells the true frame size (the container's may be before rotation) and
+    // proves the file decodes; it is handed out by the first read().
+    if (!cap_.read(first_) || first_.empty())
+      throw InputError("cannot read video file " + path_ + ": no frame could be decoded");
+    format_ = FrameFormat{first_.cols, first_.rows, first_.type()};
+    first_pts_us_ = static_cast<std::int64_t>(std::llround(cap_.get(cv::CAP_PROP_POS_MSEC) * 1000.0));
     fps_ = cap_.get(cv::CAP_PROP_FPS);
     if (!(fps_ > 0 && fps_ < 1000)) fps_ = 25;
     const double count = cap_.get(cv::CAP_PROP_FRAME_COUNT);
@@ -37,6 +38,12 @@ class FileSource final : public Source {
   std::int64_t frame_count() const override { return frame_count_; }
 
   Read read(cv::Mat& into, FrameMeta& meta, std::string& error) override {
+    if (!first_.empty()) {
+      first_.copyTo(into);
+      first_.release();
+      meta.pts_us = first_pts_us_;
+      return Read::kFrame;
+    }
     uchar* const target = into.data;
     if (!cap_.grab()) return Read::kEnd;
     if (!cap_.retrieve(into)) {
@@ -59,6 +66,8 @@ class FileSource final : public Source {
   FrameFormat format_;
   double fps_ = 25;
   std::int64_t frame_count_ = -1;
+  cv::Mat first_;  // decoded by the constructor, not yet read
+  std::int64_t first_pts_us_ = 0;
 };
 
 SourceSpec parse_file_source(ConfigReader& r, const LoadContext& ctx) {
