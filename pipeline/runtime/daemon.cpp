@@ -13,6 +13,7 @@
 #include <sstream>
 #include <thread>
 
+#include "pipeline/core/clock.hpp"
 #include "pipeline/core/errors.hpp"
 #include "pipeline/ops/op_chain.hpp"
 #include "pipeline/runtime/logging.hpp"
@@ -25,12 +26,6 @@ namespace cvpipe {
 namespace {
 
 using Clock = std::chrono::steady_clock;
-
-std::int64_t monotonic_ns() {
-  timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return static_cast<std::int64_t>(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
-}
 
 sigset_t daemon_signals() {
   sigset_t set;
@@ -308,7 +303,11 @@ void Run::print_summary(double wall_s) {
     j << (r > 1 ? "," : "") << "\"" << drop_reason_name(static_cast<DropReason>(r)) << "\":" << stats_.dropped[r].load();
   j << "},\"wall_seconds\":" << wall_s << ",\"fps\":" << (wall_s > 0 ? static_cast<double>(written) / wall_s : 0.0)
     << ",\"latency_ms\":{\"p50\":" << latency_.percentile_ms(50) << ",\"p95\":" << latency_.percentile_ms(95)
-    << ",\"p99\":" << latency_.percentile_ms(99) << "},\"mode\":\"" << (options_.inline_mode ? "inline" : "workers")
+    << ",\"p99\":" << latency_.percentile_ms(99) << "}";
+  if (!options_.inline_mode)
+    j << ",\"hop_us\":{\"p50\":" << stats_.hop.percentile_ms(50) * 1000 << ",\"p99\":" << stats_.hop.percentile_ms(99) * 1000
+      << "}";
+  j << ",\"mode\":\"" << (options_.inline_mode ? "inline" : "workers")
     << "\",\"exit_code\":" << exit_code_ << ",\"stages\":[";
   for (std::size_t s = 0; s < stats_.stages.size(); ++s) {
     const StageStats& st = *stats_.stages[s];

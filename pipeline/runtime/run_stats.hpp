@@ -21,6 +21,21 @@ enum class DropReason : std::uint32_t {
 };
 const char* drop_reason_name(DropReason r);
 
+// Latencies (capture to write, hops) in a fixed log-scale histogram: constant memory for any run length.
+class LatencyHistogram {
+ public:
+  void add(std::int64_t ns);
+  double percentile_ms(double p) const;  // 0 when empty
+  std::uint64_t count() const noexcept { return count_; }
+
+ private:
+  // Buckets of 1/8 octave from 1 µs to about 1100 s.
+  static constexpr int kSubBuckets = 8;
+  static constexpr int kBuckets = 30 * kSubBuckets;
+  std::array<std::uint64_t, kBuckets> buckets_{};
+  std::uint64_t count_ = 0;
+};
+
 struct StageStats {
   std::string name;
   int workers = 0;
@@ -35,24 +50,12 @@ struct RunStats {
   std::atomic<std::uint64_t> written{0};
   std::array<std::atomic<std::uint64_t>, static_cast<std::size_t>(DropReason::kCount)> dropped{};
   std::vector<std::unique_ptr<StageStats>> stages;
+  // The cost of one hop to a worker and back, less the worker's ops: router thread only, read
+  // after it has joined.
+  LatencyHistogram hop;
 
   std::uint64_t dropped_total() const;
   void count_drop(DropReason r) { dropped[static_cast<std::size_t>(r)].fetch_add(1, std::memory_order_relaxed); }
-};
-
-// Latencies (capture to write) in a fixed log-scale histogram: constant memory for any run length.
-class LatencyHistogram {
- public:
-  void add(std::int64_t ns);
-  double percentile_ms(double p) const;  // 0 when empty
-  std::uint64_t count() const noexcept { return count_; }
-
- private:
-  // Buckets of 1/8 octave from 1 µs to about 1100 s.
-  static constexpr int kSubBuckets = 8;
-  static constexpr int kBuckets = 30 * kSubBuckets;
-  std::array<std::uint64_t, kBuckets> buckets_{};
-  std::uint64_t count_ = 0;
 };
 
 }  // namespace cvpipe

@@ -35,7 +35,9 @@ struct SlotHeader {
   std::int32_t width, height, type;  // the format of the frame now in the slot
   std::uint32_t buffer;              // which of the slot's buffers holds it (0 or 1)
   std::uint32_t failed;              // 1: an op failed; `error` says why
-  char error[244];
+  std::int64_t dispatched_ns;        // when the router last handed it to a worker (CLOCK_MONOTONIC)
+  std::int64_t ops_ns;               // how long that worker's ops took on it
+  char error[228];
 };
 static_assert(std::is_trivially_copyable_v<SlotHeader>);
 

@@ -6,6 +6,7 @@
 #include <cstdlib>
 #include <thread>
 
+#include "pipeline/core/clock.hpp"
 #include "pipeline/core/errors.hpp"
 #include "pipeline/runtime/logging.hpp"
 #include "pipeline/runtime/worker.hpp"
@@ -97,8 +98,10 @@ void Supervisor::route(std::uint32_t slot, std::size_t next_stage) {
 bool Supervisor::collect(Stage& stage, Worker& w) {
   if (!w.out) return false;
   bool any = false;
+  std::int64_t now = 0;
   std::uint32_t slot;
   while (w.out->try_pop(slot)) {
+    if (now == 0) now = monotonic_ns();
     any = true;
     // A worker returns slots in the order it got them; anything else is a broken invariant.
     if (w.outstanding.empty() || w.outstanding.front() != slot) {
@@ -106,6 +109,8 @@ bool Supervisor::collect(Stage& stage, Worker& w) {
       std::abort();
     }
     w.outstanding.pop_front();
+    const SlotHeader& h = segment_.slot(slot);
+    stats_.hop.add(now - h.dispatched_ns - h.ops_ns);
     stats_.stages[stage.index]->processed.fetch_add(1, std::memory_order_relaxed);
     if (segment_.slot(slot).failed) {
       --in_flight_;
@@ -120,6 +125,7 @@ bool Supervisor::collect(Stage& stage, Worker& w) {
 
 bool Supervisor::dispatch(Stage& stage) {
   bool any = false;
+  std::int64_t now = 0;
   while (!stage.pending.empty()) {
     Worker* best = nullptr;
     for (auto& w : stage.workers) {
@@ -135,6 +141,8 @@ bool Supervisor::dispatch(Stage& stage) {
       std::abort();
     }
     best->outstanding.push_back(slot);
+    if (now == 0) now = monotonic_ns();
+    segment_.slot(slot).dispatched_ns = now;
     segment_.worker(best->control).bell.ring();
     any = true;
   }

@@ -11,18 +11,13 @@
 #include <cstring>
 
 #include "pipeline/config/pipeline_config.hpp"
+#include "pipeline/core/clock.hpp"
 #include "pipeline/ops/op_chain.hpp"
 #include "pipeline/runtime/logging.hpp"
 #include "pipeline/runtime/segment.hpp"
 
 namespace cvpipe {
 namespace {
-
-std::int64_t now_ns() {
-  timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return static_cast<std::int64_t>(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
-}
 
 bool parse_int(const char* s, int& out) {
   char* end = nullptr;
@@ -129,7 +124,7 @@ int worker_main(const WorkerArgs& args) {
       control.current_slot.store(index, std::memory_order_relaxed);
       SlotHeader& h = segment.slot(index);
       const FrameFormat in_format{h.width, h.height, h.type};
-      const std::int64_t start = now_ns();
+      const std::int64_t start = monotonic_ns();
       Status s;
       if (in_format != chain.input()) {
         s = Status::error("frame is " + in_format.describe() + ", the stage expects " + chain.input().describe());
@@ -146,7 +141,8 @@ int worker_main(const WorkerArgs& args) {
         copy_error(h, s.message());
         control.frames_failed.fetch_add(1, std::memory_order_relaxed);
       }
-      control.busy_ns.fetch_add(static_cast<std::uint64_t>(now_ns() - start), std::memory_order_relaxed);
+      h.ops_ns = monotonic_ns() - start;
+      control.busy_ns.fetch_add(static_cast<std::uint64_t>(h.ops_ns), std::memory_order_relaxed);
       control.frames_processed.fetch_add(1, std::memory_order_relaxed);
       control.current_slot.store(kNoSlot, std::memory_order_relaxed);
       if (!out.try_push(index)) {
