@@ -366,6 +366,10 @@ int Run::execute() {
     hooks.fatal = [this](int code, const std::string& message) { fatal(code, message); };
     supervisor_ = std::make_unique<Supervisor>(config_, *segment_, stats_, std::move(hooks));
     supervisor_->start();
+    // Frames flow once every worker is up, so none waits on a loading process (and a paced
+    // source's clock starts with the pipeline). An op that cannot open ends the run here.
+    supervisor_->wait_ready(std::chrono::seconds(30));
+    log_->info("workers ready after_ms={:.0f}", std::chrono::duration<double, std::milli>(Clock::now() - started).count());
     // Restarted workers are spawned from the router thread, and PR_SET_PDEATHSIG fires when the
     // spawning *thread* exits: so this thread also stops the workers before it ends.
     router = std::thread([this] {

@@ -75,6 +75,28 @@ void Supervisor::start() {
   log_->info("workers started count={}", total);
 }
 
+void Supervisor::wait_ready(std::chrono::milliseconds timeout) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  Doorbell& bell = segment_.header().router_bell;
+  for (;;) {
+    const std::uint32_t seen = bell.prepare();
+    bool all_ready = true;
+    for (auto& stage : stages_) {
+      for (auto& w : stage.workers) {
+        if (segment_.worker(w.control).ready.load(std::memory_order_acquire)) continue;
+        all_ready = false;
+        if (auto status = w.process->try_wait())
+          throw std::runtime_error(worker_name(stage, w) + " failed to start: " + status->describe() +
+                                   " (its log line above says why)");
+      }
+    }
+    if (all_ready) return;
+    if (std::chrono::steady_clock::now() >= deadline)
+      throw std::runtime_error("workers not ready after " + std::to_string(timeout.count()) + " ms");
+    bell.wait(seen, std::chrono::milliseconds(10));  // also wakes on exits: SIGCHLD is not routed here yet
+  }
+}
+
 void Supervisor::notify_child_exit() noexcept {
   child_exited_.store(true, std::memory_order_release);
   segment_.header().router_bell.ring();
@@ -130,6 +152,8 @@ bool Supervisor::dispatch(Stage& stage) {
     Worker* best = nullptr;
     for (auto& w : stage.workers) {
       if (!w.running) continue;  // restart pending
+      // A (re)started worker gets frames once its ops are open: none wait on a loading process.
+      if (!segment_.worker(w.control).ready.load(std::memory_order_acquire)) continue;
       if (static_cast<int>(w.outstanding.size()) >= kDepth) continue;
       if (!best || w.outstanding.size() < best->outstanding.size()) best = &w;
     }

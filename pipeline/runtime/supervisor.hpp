@@ -52,6 +52,9 @@ class Supervisor {
 
   // Spawns every worker. Throws std::system_error if the first spawn fails.
   void start();
+  // Waits until every worker has opened its ops. Throws std::runtime_error naming the worker if
+  // one exits first (e.g. an op cannot open) or `timeout` passes. Call before frames flow.
+  void wait_ready(std::chrono::milliseconds timeout);
   // The router loop; returns when every captured frame was delivered, or after stop_now().
   void run();
   // Called from any thread (the signal thread on SIGCHLD): reap and react on the next turn.

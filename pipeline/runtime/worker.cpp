@@ -104,6 +104,7 @@ int worker_main(const WorkerArgs& args) {
     const std::uint32_t slots = segment.slot_count();
     const bool two_buffers = segment.header().buffers_per_slot == 2;
     control.ready.store(1, std::memory_order_release);
+    segment.header().router_bell.ring();
     log->debug("worker started pid={} stage={} ops={}", getpid(), args.stage, ops.size());
 
     for (;;) {

@@ -41,7 +41,6 @@ class SyntheticSource final : public Source {
                            cv::saturate_cast<uchar>(128 + 100 * std::sin(x * 0.05) + noise));
       }
     }
-    start_ = std::chrono::steady_clock::now();
   }
 
   FrameFormat format() const override { return {p_.width, p_.height, CV_8UC3}; }
@@ -51,6 +50,7 @@ class SyntheticSource final : public Source {
   Read read(cv::Mat& into, FrameMeta& meta, std::string&) override {
     if (next_ >= p_.frames) return Read::kEnd;
     const std::int64_t n = next_++;
+    if (n == 0) start_ = std::chrono::steady_clock::now();  // the clock starts with the first read
     if (p_.realtime) {
       std::this_thread::sleep_until(start_ + std::chrono::duration_cast<std::chrono::steady_clock::duration>(
                                                  std::chrono::duration<double>(n / p_.fps)));

@@ -41,18 +41,26 @@ sink:
     workers = worker_pids_of(daemon.pid());
   }
   ASSERT_EQ(workers.size(), 2u) << "the daemon's workers did not show up";
-  std::this_thread::sleep_for(300ms);  // past their start-up
-  for (pid_t pid : worker_pids_of(daemon.pid())) {
+  // A worker opens a few files while it starts (its libraries, /proc/self/maps): poll until its
+  // set is down to what it keeps, for a bounded time. A leaked descriptor never goes away.
+  for (pid_t pid : workers) {
     std::vector<std::string> others;
     int memfds = 0;
-    std::error_code ec;
-    for (const auto& entry : std::filesystem::directory_iterator("/proc/" + std::to_string(pid) + "/fd", ec)) {
-      const int fd = std::stoi(entry.path().filename().string());
-      const std::string target = std::filesystem::read_symlink(entry.path(), ec).string();
-      if (fd <= 2) continue;
-      if (target.rfind("/memfd:cvpipe-frames", 0) == 0) ++memfds;
-      else others.push_back(std::to_string(fd) + " -> " + target);
-    }
+    const auto deadline = std::chrono::steady_clock::now() + 5s;
+    do {
+      others.clear();
+      memfds = 0;
+      std::error_code ec;
+      for (const auto& entry : std::filesystem::directory_iterator("/proc/" + std::to_string(pid) + "/fd", ec)) {
+        const int fd = std::stoi(entry.path().filename().string());
+        const std::string target = std::filesystem::read_symlink(entry.path(), ec).string();
+        if (fd <= 2) continue;
+        if (target.rfind("/memfd:cvpipe-frames", 0) == 0) ++memfds;
+        else others.push_back(std::to_string(fd) + " -> " + target);
+      }
+      if (memfds == 1 && others.empty()) break;
+      std::this_thread::sleep_for(50ms);
+    } while (std::chrono::steady_clock::now() < deadline);
     EXPECT_EQ(memfds, 1) << "worker " << pid;
     EXPECT_TRUE(others.empty()) << "worker " << pid << " holds " << others.front();
   }
