@@ -16,6 +16,7 @@
 #include "pipeline/core/errors.hpp"
 #include "pipeline/ops/op_registry.hpp"
 #include "pipeline/runtime/daemon.hpp"
+#include "pipeline/runtime/io_module.hpp"
 #include "pipeline/runtime/logging.hpp"
 #include "pipeline/runtime/worker.hpp"
 
@@ -166,6 +167,7 @@ int main(int argc, char** argv) {
     return kExitUsage;
   }
   try {
+    load_io_module();
     if (cmd.verb == "ops") return list_ops();
     if (cmd.verb == "run" || cmd.verb == "validate") return run_or_validate(cmd);
     std::fprintf(stderr, "cvpipe: unknown command \"%s\"\n\n%s", cmd.verb.c_str(), kUsage);

@@ -49,6 +49,8 @@ void apply_override(YAML::Node root, const std::string& assignment, ConfigDiagno
   YAML::Node value;
   try {
     value = YAML::Load(assignment.substr(eq + 1));
+    // `sink.type=null` means the word, as `type: null` does in the file.
+    if (value.IsNull() && eq + 1 < assignment.size()) value = YAML::Node(assignment.substr(eq + 1));
   } catch (const YAML::Exception& e) {
     diag.add_override_error(origin, "invalid YAML value: " + e.msg);
     return;

@@ -3,12 +3,14 @@
 #include <blockingconcurrentqueue.h>
 #include <concurrentqueue.h>
 #include <signal.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cinttypes>
 #include <cstdio>
+#include <cstring>
 #include <mutex>
 #include <sstream>
 #include <thread>
@@ -32,6 +34,26 @@ sigset_t daemon_signals() {
   sigemptyset(&set);
   for (int sig : {SIGINT, SIGTERM, SIGHUP, SIGCHLD, SIGUSR1}) sigaddset(&set, sig);
   return set;
+}
+
+// Milliseconds since this process started (from /proc/self/stat, 10 ms resolution), or -1.
+double ms_since_process_start() {
+  FILE* f = std::fopen("/proc/self/stat", "r");
+  if (!f) return -1;
+  char buf[1024];
+  const std::size_t n = std::fread(buf, 1, sizeof buf - 1, f);
+  std::fclose(f);
+  buf[n] = '\0';
+  const char* p = std::strrchr(buf, ')');
+  unsigned long long start_ticks = 0;
+  // Field 22 (starttime); fields 3.. follow the ')' that ends the command name.
+  if (!p || std::sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %*u %*u %*d %*d %*d %*d %*d %*d %llu",
+                        &start_ticks) != 1)
+    return -1;
+  timespec now;
+  clock_gettime(CLOCK_BOOTTIME, &now);
+  const double now_ms = static_cast<double>(now.tv_sec) * 1e3 + static_cast<double>(now.tv_nsec) / 1e6;
+  return now_ms - static_cast<double>(start_ticks) * 1e3 / static_cast<double>(sysconf(_SC_CLK_TCK));
 }
 
 std::string mib(std::size_t bytes) {
@@ -116,6 +138,7 @@ class Run {
   std::mutex exit_mutex_;
   int exit_code_ = kExitOk;
   bool output_failed_ = false;  // writer thread only
+  double first_frame_ms_ = -1;  // writer thread only, until it has joined
 
   std::uint64_t last_read_ = 0, last_written_ = 0;
   std::vector<std::uint64_t> last_busy_;
@@ -236,7 +259,10 @@ void Run::write_one(const WriterItem& item) {
       fatal(kExitCantCreate, "output error, stopping: " + s.message());
     } else {
       latency_.add(monotonic_ns() - h.meta.capture_ns);
-      stats_.written.fetch_add(1, std::memory_order_relaxed);
+      if (stats_.written.fetch_add(1, std::memory_order_relaxed) == 0) {
+        first_frame_ms_ = ms_since_process_start();
+        log_->info("first frame written after_ms={:.0f} (since the process started)", first_frame_ms_);
+      }
     }
   }
   if (reason != DropReason::kNone) stats_.count_drop(reason);
@@ -307,7 +333,7 @@ void Run::print_summary(double wall_s) {
   if (!options_.inline_mode)
     j << ",\"hop_us\":{\"p50\":" << stats_.hop.percentile_ms(50) * 1000 << ",\"p99\":" << stats_.hop.percentile_ms(99) * 1000
       << "}";
-  j << ",\"mode\":\"" << (options_.inline_mode ? "inline" : "workers")
+  j << ",\"first_frame_ms\":" << first_frame_ms_ << ",\"mode\":\"" << (options_.inline_mode ? "inline" : "workers")
     << "\",\"exit_code\":" << exit_code_ << ",\"stages\":[";
   for (std::size_t s = 0; s < stats_.stages.size(); ++s) {
     const StageStats& st = *stats_.stages[s];

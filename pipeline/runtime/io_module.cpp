@@ -1,0 +1,35 @@
+#include "pipeline/runtime/io_module.hpp"
+
+#include <dlfcn.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <stdexcept>
+#include <vector>
+
+#include "pipeline/sources/source.hpp"
+
+namespace cvpipe {
+
+void load_io_module() {
+  // Already there: loaded before, or linked in (the test binaries link the types directly).
+  if (SourceRegistry::instance().find("file")) return;
+  std::vector<std::string> candidates;
+  if (const char* env = std::getenv("CVPIPE_IO_MODULE")) {
+    candidates.push_back(env);
+  } else {
+    std::error_code ec;
+    const std::filesystem::path exe = std::filesystem::read_symlink("/proc/self/exe", ec);
+    candidates.push_back((exe.parent_path() / "cvpipe-io.so").string());
+    candidates.push_back((exe.parent_path().parent_path() / "lib/cvpipe/cvpipe-io.so").string());
+  }
+  std::string why;
+  for (const auto& path : candidates) {
+    // Never unloaded: the registries keep pointers into it.
+    if (dlopen(path.c_str(), RTLD_NOW | RTLD_GLOBAL)) return;
+    why += "\n  " + path + ": " + dlerror();
+  }
+  throw std::runtime_error("cannot load the io module (video and image sources and sinks):" + why);
+}
+
+}  // namespace cvpipe
