@@ -160,17 +160,21 @@ int main(int argc, char** argv) {
     std::fputs(kUsage, stdout);
     return kExitOk;
   }
+  if (argc < 2) {
+    std::fputs(kUsage, stderr);
+    return kExitUsage;
+  }
   Command cmd;
   std::string error;
   if (!parse_command(argc, argv, cmd, error)) {
-    std::fprintf(stderr, "cvpipe: %s\n\n%s", error.c_str(), kUsage);
+    std::fprintf(stderr, "cvpipe: %s (cvpipe --help shows the usage)\n", error.c_str());
     return kExitUsage;
   }
   try {
-    load_io_module();
     if (cmd.verb == "ops") return list_ops();
+    load_io_module();
     if (cmd.verb == "run" || cmd.verb == "validate") return run_or_validate(cmd);
-    std::fprintf(stderr, "cvpipe: unknown command \"%s\"\n\n%s", cmd.verb.c_str(), kUsage);
+    std::fprintf(stderr, "cvpipe: unknown command \"%s\" (cvpipe --help shows the usage)\n", cmd.verb.c_str());
     return kExitUsage;
   } catch (const ConfigException& e) {
     print_config_errors(e);

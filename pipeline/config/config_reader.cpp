@@ -126,9 +126,9 @@ void ConfigDiagnostics::add_override_error(const std::string& origin, std::strin
 
 std::vector<ConfigError> ConfigDiagnostics::sorted() const {
   std::vector<ConfigError> out = errors_;
-  // Command-line (--set) errors first, then the file's by position.
+  // The file's errors by position, then the command line's (--set).
   std::stable_sort(out.begin(), out.end(), [this](const ConfigError& a, const ConfigError& b) {
-    return std::make_tuple(a.file == file_, a.line, a.column) < std::make_tuple(b.file == file_, b.line, b.column);
+    return std::make_tuple(a.file != file_, a.line, a.column) < std::make_tuple(b.file != file_, b.line, b.column);
   });
   // The same error reached twice (e.g. a section read by two passes) is reported once.
   out.erase(std::unique(out.begin(), out.end(),
@@ -263,9 +263,9 @@ std::int64_t ConfigReader::odd_integer(std::string_view key, std::int64_t fallba
     return fallback;
   }
   const YAML::Node n = find(key);
-  auto v = optional_integer(key, min, max);
+  auto v = optional_integer(key);
   if (!v) return fallback;
-  if (*v % 2 == 0) {
+  if (*v % 2 == 0 || *v < min || *v > max) {
     fail(key, "expected an odd integer" + (range.empty() ? "" : " " + range) + ", got " + describe_node(n));
     return fallback;
   }
@@ -366,6 +366,7 @@ std::string ConfigReader::required_string(std::string_view key) {
     if (!has(key)) fail(key, "missing required key");
     return "";
   }
+  if (v->empty()) fail(key, "expected a non-empty string, got \"\"");
   return *v;
 }
 

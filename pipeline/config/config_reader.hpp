@@ -122,6 +122,7 @@ class ConfigReader {
   bool boolean(std::string_view key, bool fallback);
   std::string string(std::string_view key, std::string fallback);
   std::optional<std::string> optional_string(std::string_view key);
+  // A non-empty string; "" (after an error) when missing or empty.
   std::string required_string(std::string_view key);
   // One of a fixed set of words.
   std::string choice(std::string_view key, std::string fallback,

@@ -1,6 +1,10 @@
 #include "pipeline/config/pipeline_config.hpp"
 
+#include <unistd.h>
+
 #include <algorithm>
+#include <charconv>
+#include <cstdio>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -71,7 +75,8 @@ void apply_override(YAML::Node root, const std::string& assignment, ConfigDiagno
     if (node.IsSequence()) {
       std::size_t index = node.size();
       if (std::all_of(seg.begin(), seg.end(), ::isdigit)) {
-        index = std::stoul(seg);
+        const auto [end, ec] = std::from_chars(seg.data(), seg.data() + seg.size(), index);
+        if (ec != std::errc()) index = node.size();
       } else {
         for (std::size_t j = 0; j < node.size(); ++j)
           if (node[j].IsMap() && node[j]["name"] && node[j]["name"].IsScalar() && node[j]["name"].Scalar() == seg)
@@ -192,6 +197,7 @@ PipelineConfig parse_document(YAML::Node root, ConfigDiagnostics& diag, const st
   const auto slots = buffers.optional_integer("slots", 2, 4096);
   config.slots_given = slots.has_value();
   config.slots = slots ? static_cast<int>(*slots) : 2 * total_workers + 4;
+  config.slots_mark = buffers.mark_of("slots");
   buffers.finish();
 
   ConfigReader sink = top.map("sink");
@@ -201,6 +207,19 @@ PipelineConfig parse_document(YAML::Node root, ConfigDiagnostics& diag, const st
   config.sink_mark = sink.mark();
   if (config.sink.type.empty()) sink.ignore_rest();
   sink.finish();
+
+  ConfigReader limits = top.map("limits");
+  config.frame_timeout_s = limits.number("frame_timeout", 30, 0, 86400);
+  config.shutdown_grace_s = limits.number("shutdown_grace", 10, 0, 86400);
+  limits.finish();
+
+  // Writing over the input would destroy it while it is read.
+  if (!config.source.path.empty() && !config.sink.path.empty()) {
+    std::error_code ec;
+    if (std::filesystem::weakly_canonical(config.source.path, ec) ==
+        std::filesystem::weakly_canonical(config.sink.path, ec))
+      sink.fail("path", "is the source's file (" + config.source.path + "); the output would overwrite the input");
+  }
 
   ConfigReader log = top.map("log");
   config.log_level = log.choice("level", "info", kLogLevels);
@@ -283,6 +302,16 @@ std::unique_ptr<Source> resolve(PipelineConfig& config) {
   if (chain_ok) {
     if (const std::string why = config.sink.check_format(format); !why.empty())
       diag.add(config.sink_mark, "sink", config.sink.type + " " + why);
+  }
+  // The segment must fit in memory with room to spare (it is memory, not disk).
+  const double segment = static_cast<double>(config.slots) * (second_buffer ? 2 : 1) * static_cast<double>(largest);
+  const double physical = static_cast<double>(sysconf(_SC_PHYS_PAGES)) * static_cast<double>(sysconf(_SC_PAGE_SIZE));
+  if (chain_ok && physical > 0 && segment > physical / 2) {
+    char text[200];
+    std::snprintf(text, sizeof text, "%d slots of %.1f MiB frames need %.1f GiB of shared memory, more than half of "
+                  "this machine's %.1f GiB; use fewer slots", config.slots, static_cast<double>(largest) / 1048576.0,
+                  segment / 1073741824.0, physical / 1073741824.0);
+    diag.add(config.slots_mark, "buffers.slots", text);
   }
   if (!diag.ok()) throw ConfigException(diag.sorted());
   config.output_format = format;

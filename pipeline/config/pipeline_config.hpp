@@ -43,8 +43,11 @@ struct PipelineConfig {
   std::vector<StageConfig> stages;
   int slots = 0;              // frames in flight
   bool slots_given = false;
+  YAML::Mark slots_mark;
   std::string log_level = "info";
   double stats_interval_s = 5;
+  double frame_timeout_s = 30;   // a worker making no progress this long while holding frames is killed
+  double shutdown_grace_s = 10;  // after SIGINT/SIGTERM, frames still in flight after this are dropped
 
   // Set by resolve():
   FrameFormat source_format, output_format;

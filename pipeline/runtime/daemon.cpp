@@ -394,12 +394,31 @@ int Run::execute() {
     supervisor_->start();
     // Frames flow once every worker is up, so none waits on a loading process (and a paced
     // source's clock starts with the pipeline). An op that cannot open ends the run here.
-    supervisor_->wait_ready(std::chrono::seconds(30));
-    log_->info("workers ready after_ms={:.0f}", std::chrono::duration<double, std::milli>(Clock::now() - started).count());
+    const bool ready = supervisor_->wait_ready(std::chrono::seconds(30), [] {
+      sigset_t pending;
+      sigpending(&pending);
+      return sigismember(&pending, SIGINT) || sigismember(&pending, SIGTERM);
+    });
+    if (ready) {
+      log_->info("workers ready after_ms={:.0f}", std::chrono::duration<double, std::milli>(Clock::now() - started).count());
+    } else {
+      log_->info("stop requested while the workers were starting: nothing will be read");
+      stop_reading_.store(true);
+    }
     // Restarted workers are spawned from the router thread, and PR_SET_PDEATHSIG fires when the
     // spawning *thread* exits: so this thread also stops the workers before it ends.
     router = std::thread([this] {
-      supervisor_->run();
+      // Nothing may escape a thread. After an unexpected error the second run() drops what is
+      // in flight (stop_now, set by fatal) so the writer still finalizes the output.
+      for (int attempt = 0; attempt < 2; ++attempt) {
+        try {
+          supervisor_->run();
+          break;
+        } catch (const std::exception& e) {
+          fatal(kExitInternal, std::string("router error: ") + e.what());
+          if (attempt == 1) std::abort();
+        }
+      }
       to_writer_.enqueue(WriterItem{});
       supervisor_->stop_workers(std::chrono::seconds(2));
     });
@@ -417,10 +436,14 @@ int Run::execute() {
   const auto interval = std::chrono::duration<double>(config_.stats_interval_s);
   auto next_stats = Clock::now() + interval;
   int stop_signals = 0;
+  std::optional<Clock::time_point> drain_deadline;  // set by the first SIGINT/SIGTERM
   auto last_stats = Clock::now();
   while (!run_done_.load()) {
     // Sleep until a signal, the next stats line, or a second at most.
     auto wait = std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::seconds(1));
+    if (drain_deadline)
+      wait = std::clamp(std::chrono::duration_cast<std::chrono::nanoseconds>(*drain_deadline - Clock::now()),
+                        std::chrono::nanoseconds(1'000'000), wait);
     if (config_.stats_interval_s > 0)
       wait = std::clamp(std::chrono::duration_cast<std::chrono::nanoseconds>(next_stats - Clock::now()),
                         std::chrono::nanoseconds(1'000'000), wait);
@@ -431,8 +454,11 @@ int Run::execute() {
       if (supervisor_) supervisor_->notify_child_exit();
     } else if (sig == SIGINT || sig == SIGTERM) {
       if (++stop_signals == 1) {
-        log_->info("{} received: finishing the frames in flight (send it again to stop at once)", strsignal(sig));
+        log_->info("{} received: finishing the frames in flight, for {:.0f} s at most (send it again to stop at once)",
+                   strsignal(sig), config_.shutdown_grace_s);
         stop_reading_.store(true);
+        drain_deadline = Clock::now() + std::chrono::duration_cast<Clock::duration>(
+                                            std::chrono::duration<double>(config_.shutdown_grace_s));
       } else {
         log_->warn("{} received again: dropping the frames in flight", strsignal(sig));
         stop_reading_.store(true);
@@ -440,6 +466,11 @@ int Run::execute() {
       }
     } else if (sig == SIGHUP) {
       log_->warn("SIGHUP received: reloading the config on a running daemon is not supported yet; ignored");
+    }
+    if (drain_deadline && stop_signals == 1 && Clock::now() >= *drain_deadline) {
+      log_->warn("frames still in flight after limits.shutdown_grace={:.0f} s: dropping them", config_.shutdown_grace_s);
+      stop_signals = 2;
+      if (supervisor_) supervisor_->stop_now();
     }
     if (config_.stats_interval_s > 0 && Clock::now() >= next_stats) {
       const auto now = Clock::now();

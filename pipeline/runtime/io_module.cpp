@@ -27,9 +27,10 @@ void load_io_module() {
   for (const auto& path : candidates) {
     // Never unloaded: the registries keep pointers into it.
     if (dlopen(path.c_str(), RTLD_NOW | RTLD_GLOBAL)) return;
-    why += "\n  " + path + ": " + dlerror();
+    why += (why.empty() ? " " : "; ") + path + ": " + dlerror();
   }
-  throw std::runtime_error("cannot load the io module (video and image sources and sinks):" + why);
+  throw std::runtime_error("cannot load cvpipe-io.so, the video and image sources and sinks (it belongs beside the "
+                           "binary):" + why);
 }
 
 }  // namespace cvpipe

@@ -111,6 +111,7 @@ void Segment::reset_worker(std::uint32_t i) {
   Doorbell::init(&c.bell);
   c.heartbeat.store(0);
   c.current_slot.store(kNoSlot);
+  c.slot_started_ns.store(0);
   c.ready.store(0);
   c.frames_processed.store(0);
   c.frames_failed.store(0);

@@ -46,6 +46,7 @@ struct WorkerControl {
   Doorbell bell;                             // rung by the daemon after pushing to `in`
   std::atomic<std::uint64_t> heartbeat;      // bumped by the worker on every loop turn
   std::atomic<std::uint32_t> current_slot;   // slot being processed, or kNoSlot
+  std::atomic<std::int64_t> slot_started_ns;  // when it took current_slot (the frame deadline)
   std::atomic<std::uint32_t> ready;          // 1 once the worker has opened its ops
   std::atomic<std::uint64_t> frames_processed;
   std::atomic<std::uint64_t> frames_failed;

@@ -1,5 +1,6 @@
 #include "pipeline/runtime/supervisor.hpp"
 
+#include <signal.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -64,6 +65,9 @@ void Supervisor::spawn(Stage& stage, Worker& w) {
   w.out.emplace(segment_.out_ring(w.control));
   w.process.emplace(ChildProcess::spawn(worker_argv(args), {segment_.fd()}));
   w.running = true;
+  w.killed_as_hung = false;
+  w.heartbeat = 0;
+  w.heartbeat_at = std::chrono::steady_clock::now();
   log_->debug("worker started name={} pid={}", args.name, w.process->pid());
 }
 
@@ -75,7 +79,7 @@ void Supervisor::start() {
   log_->info("workers started count={}", total);
 }
 
-void Supervisor::wait_ready(std::chrono::milliseconds timeout) {
+bool Supervisor::wait_ready(std::chrono::milliseconds timeout, const std::function<bool()>& interrupted) {
   const auto deadline = std::chrono::steady_clock::now() + timeout;
   Doorbell& bell = segment_.header().router_bell;
   for (;;) {
@@ -90,7 +94,8 @@ void Supervisor::wait_ready(std::chrono::milliseconds timeout) {
                                    " (its log line above says why)");
       }
     }
-    if (all_ready) return;
+    if (all_ready) return true;
+    if (interrupted()) return false;
     if (std::chrono::steady_clock::now() >= deadline)
       throw std::runtime_error("workers not ready after " + std::to_string(timeout.count()) + " ms");
     bell.wait(seen, std::chrono::milliseconds(10));  // also wakes on exits: SIGCHLD is not routed here yet
@@ -160,13 +165,13 @@ bool Supervisor::dispatch(Stage& stage) {
     if (!best) break;
     const std::uint32_t slot = stage.pending.front();
     stage.pending.pop_front();
+    if (now == 0) now = monotonic_ns();
+    segment_.slot(slot).dispatched_ns = now;  // before the push: then the slot is the worker's
     if (!best->in->try_push(slot)) {
       log_->critical("worker in ring full name={}", worker_name(stage, *best));
       std::abort();
     }
     best->outstanding.push_back(slot);
-    if (now == 0) now = monotonic_ns();
-    segment_.slot(slot).dispatched_ns = now;
     segment_.worker(best->control).bell.ring();
     any = true;
   }
@@ -195,6 +200,10 @@ void Supervisor::worker_died(Stage& stage, Worker& w, const std::string& how) {
       stage.pending.push_front(slot);
     }
   }
+  schedule_restart(stage, w, how);
+}
+
+void Supervisor::schedule_restart(Stage& stage, Worker& w, const std::string& how) {
   const auto now = std::chrono::steady_clock::now();
   crash_times_.push_back(now);
   std::erase_if(crash_times_, [&](auto t) { return now - t > kCrashWindow; });
@@ -220,25 +229,62 @@ bool Supervisor::reap_and_restart() {
     for (auto& w : stage.workers) {
       if (exited && w.running) {
         if (auto status = w.process->try_wait()) {
-          worker_died(stage, w, status->describe());
+          worker_died(stage, w,
+                      w.killed_as_hung ? "hung for " + std::to_string(static_cast<int>(config_.frame_timeout_s)) +
+                                             " s (limits.frame_timeout), killed"
+                                       : status->describe());
           any = true;
           if (stop_now_.load()) return true;
         }
       }
       if (w.restart_at != std::chrono::steady_clock::time_point{} && now >= w.restart_at) {
         w.restart_at = {};
-        spawn(stage, w);
         any = true;
+        try {
+          spawn(stage, w);
+        } catch (const std::exception& e) {  // e.g. EAGAIN: out of processes
+          log_->error("worker restart failed name={} error=\"{}\"", worker_name(stage, w), e.what());
+          schedule_restart(stage, w, std::string("restart failed: ") + e.what());
+          if (stop_now_.load()) return true;
+        }
       }
     }
   }
   return any;
 }
 
+void Supervisor::kill_hung_workers() {
+  const auto now = std::chrono::steady_clock::now();
+  if (config_.frame_timeout_s <= 0 || now < next_hang_check_) return;
+  next_hang_check_ = now + std::chrono::milliseconds(100);
+  const auto timeout = std::chrono::duration<double>(config_.frame_timeout_s);
+  for (auto& stage : stages_) {
+    for (auto& w : stage.workers) {
+      if (!w.running || w.killed_as_hung) continue;
+      // A worker bumps its heartbeat every turn of its loop: one that holds frames and has not
+      // turned for frame_timeout is stuck in an op (or stopped).
+      const std::uint64_t beat = segment_.worker(w.control).heartbeat.load(std::memory_order_relaxed);
+      if (beat != w.heartbeat || w.outstanding.empty()) {
+        w.heartbeat = beat;
+        w.heartbeat_at = now;
+        continue;
+      }
+      if (now - w.heartbeat_at < timeout) continue;
+      log_->error("worker hung name={} pid={} no_progress_s={:.1f} frames_held={}: killing it", worker_name(stage, w),
+                  w.process->pid(), std::chrono::duration<double>(now - w.heartbeat_at).count(), w.outstanding.size());
+      w.killed_as_hung = true;
+      w.process->signal(SIGKILL);  // reaped, and its frames dealt with, through SIGCHLD as any death
+    }
+  }
+}
+
 void Supervisor::drop_everything(DropReason reason) {
   for (auto& stage : stages_) {
     for (auto& w : stage.workers) {
-      if (w.process) (void)w.process->terminate(std::chrono::milliseconds(200));
+      if (w.process && w.running) {
+        w.process->signal(SIGKILL);
+        (void)w.process->wait();
+      }
       w.running = false;
       collect(stage, w);
       for (std::uint32_t slot : w.outstanding) {
@@ -273,6 +319,7 @@ void Supervisor::run() {
     for (auto& stage : stages_) progress |= dispatch(stage);
     for (std::size_t s = 0; s < stages_.size(); ++s)
       stats_.stages[s]->busy_ns.store(busy_ns(s), std::memory_order_relaxed);
+    kill_hung_workers();
     if (child_exited_.load(std::memory_order_acquire) || std::any_of(stages_.begin(), stages_.end(), [](const Stage& s) {
           return std::any_of(s.workers.begin(), s.workers.end(),
                              [](const Worker& w) { return w.restart_at != std::chrono::steady_clock::time_point{}; });
@@ -311,11 +358,13 @@ void Supervisor::stop_workers(std::chrono::milliseconds grace) {
       if (!w.process) continue;
       while (!w.process->try_wait() && std::chrono::steady_clock::now() < deadline)
         std::this_thread::sleep_for(std::chrono::milliseconds(2));
-      const auto status = w.process->terminate(std::chrono::milliseconds(500));
+      if (!w.process->try_wait()) w.process->signal(SIGKILL);  // workers ignore SIGTERM
+      const auto status = w.process->wait();
+      const bool was_running = w.running;
+      if (was_running) exited_busy_ns_[s] += segment_.worker(w.control).busy_ns.load();
       w.running = false;
-      exited_busy_ns_[s] += segment_.worker(w.control).busy_ns.load();
       stats_.stages[s]->busy_ns.store(busy_ns(s), std::memory_order_relaxed);
-      if (status.signaled || status.code != 0)
+      if (was_running && (status.signaled || status.code != 0))
         log_->warn("worker exited name={} how=\"{}\"", worker_name(stages_[s], w), status.describe());
       w.process.reset();
     }

@@ -54,7 +54,8 @@ class Supervisor {
   void start();
   // Waits until every worker has opened its ops. Throws std::runtime_error naming the worker if
   // one exits first (e.g. an op cannot open) or `timeout` passes. Call before frames flow.
-  void wait_ready(std::chrono::milliseconds timeout);
+  // Returns false, without waiting further, as soon as `interrupted()` says so.
+  bool wait_ready(std::chrono::milliseconds timeout, const std::function<bool()>& interrupted);
   // The router loop; returns when every captured frame was delivered, or after stop_now().
   void run();
   // Called from any thread (the signal thread on SIGCHLD): reap and react on the next turn.
@@ -75,6 +76,9 @@ class Supervisor {
     std::optional<SpscRing> in, out;        // views of its rings in the segment
     std::deque<std::uint32_t> outstanding;  // dispatched, in order; front is running or next
     std::chrono::steady_clock::time_point restart_at{};
+    std::uint64_t heartbeat = 0;                          // as last seen
+    std::chrono::steady_clock::time_point heartbeat_at{};  // when it last changed
+    bool killed_as_hung = false;
     int number = 0;  // within the stage, for the logger name
   };
   struct Stage {
@@ -89,7 +93,10 @@ class Supervisor {
   bool collect(Stage& stage, Worker& w);
   bool dispatch(Stage& stage);
   bool reap_and_restart();
+  void kill_hung_workers();
   void worker_died(Stage& stage, Worker& w, const std::string& how);
+  // Counts a crash; after too many in the window, ends the run; else restarts after a backoff.
+  void schedule_restart(Stage& stage, Worker& w, const std::string& how);
   void drop_everything(DropReason reason);
   std::string worker_name(const Stage& stage, const Worker& w) const;
 
@@ -104,6 +111,7 @@ class Supervisor {
   std::uint64_t in_flight_ = 0;   // captured, not yet delivered
   std::uint64_t delivered_ = 0;
   std::vector<std::chrono::steady_clock::time_point> crash_times_;
+  std::chrono::steady_clock::time_point next_hang_check_{};
   std::shared_ptr<spdlog::logger> log_;
 };
 

@@ -68,9 +68,11 @@ bool parse_worker_args(int argc, char** argv, WorkerArgs& out) {
 }
 
 int worker_main(const WorkerArgs& args) {
-  // Die with the daemon. The daemon may already be gone by now: check after arming.
-  prctl(PR_SET_PDEATHSIG, SIGTERM);
+  // Die with the daemon, even if stopped (SIGKILL ends a stopped process too). The daemon may
+  // already be gone by now: check after arming.
+  prctl(PR_SET_PDEATHSIG, SIGKILL);
   if (getppid() != args.parent) return kWorkerExitOrphaned;
+  prctl(PR_SET_NAME, "cvpipe-worker");  // for ps, pgrep and top; argv[0] is /proc/self/exe
   // Keep stdin/out/err and the segment; drop whatever else the daemon inherited from its own
   // parent without O_CLOEXEC.
   if (args.fd > 3) close_range(3, static_cast<unsigned>(args.fd) - 1, 0);
@@ -80,7 +82,9 @@ int worker_main(const WorkerArgs& args) {
   sigset_t all;
   sigfillset(&all);
   pthread_sigmask(SIG_UNBLOCK, &all, nullptr);
-  signal(SIGINT, SIG_IGN);  // Ctrl-C reaches the whole process group; the daemon decides when workers stop
+  // Ctrl-C, `timeout`, systemd and `kill -- -PGID` signal the whole process group. The daemon
+  // decides when its workers stop (a stop marker on the ring, SIGKILL if they do not).
+  for (int sig : {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGPIPE}) signal(sig, SIG_IGN);
 
   init_logging(args.log_level);
   auto log = get_logger(args.name);
@@ -122,7 +126,8 @@ int worker_main(const WorkerArgs& args) {
         log->critical("slot index {} out of range (segment has {} slots)", index, slots);
         std::abort();
       }
-      control.current_slot.store(index, std::memory_order_relaxed);
+      control.slot_started_ns.store(monotonic_ns(), std::memory_order_relaxed);
+      control.current_slot.store(index, std::memory_order_release);
       SlotHeader& h = segment.slot(index);
       const FrameFormat in_format{h.width, h.height, h.type};
       const std::int64_t start = monotonic_ns();
@@ -145,11 +150,13 @@ int worker_main(const WorkerArgs& args) {
       h.ops_ns = monotonic_ns() - start;
       control.busy_ns.fetch_add(static_cast<std::uint64_t>(h.ops_ns), std::memory_order_relaxed);
       control.frames_processed.fetch_add(1, std::memory_order_relaxed);
-      control.current_slot.store(kNoSlot, std::memory_order_relaxed);
       if (!out.try_push(index)) {
         log->critical("out ring full: the daemon gave this worker more slots than exist");
         std::abort();
       }
+      // Only once it is handed back: a worker that dies in between has its slot collected,
+      // never re-run on a frame that was already processed.
+      control.current_slot.store(kNoSlot, std::memory_order_release);
       segment.header().router_bell.ring();
     }
     log->debug("worker stopping pid={}", getpid());

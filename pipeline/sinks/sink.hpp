@@ -30,6 +30,7 @@ class Sink {
 struct SinkSpec {
   std::string type;
   std::string description;  // "video out/default.mp4 (mp4v)"
+  std::string path;         // the file written, if one (not a pattern)
   // Why frames of this format cannot be written, or empty.
   std::function<std::string(const FrameFormat&)> check_format;
   // Creates the output; throws OutputError when it cannot.

@@ -74,6 +74,7 @@ SinkSpec parse_video_sink(ConfigReader& r, const LoadContext& ctx) {
   SinkSpec spec;
   spec.type = "video";
   spec.description = "video " + path + " (" + fourcc + ")";
+  spec.path = path;
   spec.check_format = require_8bit_1_or_3_channels;
   spec.open = [path, fourcc, fps](const FrameFormat& format, double source_fps) -> std::unique_ptr<Sink> {
     return std::make_unique<VideoSink>(path, fourcc, format, fps > 0 ? fps : source_fps);

@@ -45,7 +45,16 @@ class FileSource final : public Source {
       return Read::kFrame;
     }
     uchar* const target = into.data;
-    if (!cap_.grab()) return Read::kEnd;
+    if (!cap_.grab()) {
+      // The end, or the file stops short of what its container announces (truncated or damaged).
+      // Containers that only estimate the count (from duration x fps) may be off by a frame or two.
+      if (frame_count_ > 0 && frame_count_ - static_cast<std::int64_t>(meta.seq) > std::max<std::int64_t>(2, frame_count_ / 100)) {
+        error = path_ + " ends after " + std::to_string(meta.seq) + " of the " + std::to_string(frame_count_) +
+                " frames it announces (truncated or damaged)";
+        return Read::kError;
+      }
+      return Read::kEnd;
+    }
     if (!cap_.retrieve(into)) {
       error = "cannot decode frame " + std::to_string(meta.seq) + " of " + path_;
       return Read::kError;
@@ -84,6 +93,7 @@ SourceSpec parse_file_source(ConfigReader& r, const LoadContext& ctx) {
       r.fail("path", "expected a video file, got a directory: " + path);
   }
   spec.description = "file " + path;
+  spec.path = path;
   spec.open = [path]() -> std::unique_ptr<Source> { return std::make_unique<FileSource>(path); };
   return spec;
 }

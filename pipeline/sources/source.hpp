@@ -40,6 +40,7 @@ struct LoadContext {
 struct SourceSpec {
   std::string type;
   std::string description;  // for logs: "file samples/clip.mp4"
+  std::string path;         // the file read, if the source is a file
   bool live = false;
   // Opens the source; throws InputError when it cannot be opened or has no frames.
   std::function<std::unique_ptr<Source>()> open;

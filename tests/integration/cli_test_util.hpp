@@ -39,7 +39,8 @@ struct RunResult {
 // reaps a program still running.
 class RunningProgram {
  public:
-  // argv[0] is a path, not searched in PATH. Throws std::system_error if it cannot be started.
+  // argv[0] is a path, not searched in PATH; the program leads a new process group (its pid).
+  // Throws std::system_error if it cannot be started.
   static RunningProgram start(const std::vector<std::string>& argv);
 
   RunningProgram(RunningProgram&& other) noexcept;
