@@ -48,9 +48,16 @@ class VideoSink final : public Sink {
   Status close() override {
     if (!writer_.isOpened()) return Status::ok();
     writer_.release();
-    std::error_code ec;
-    if (written_ > 0 && std::filesystem::file_size(path_, ec) == 0)
-      return Status::error("video " + path_ + " is empty after writing " + std::to_string(written_) + " frames");
+    if (written_ == 0) return Status::ok();
+    // VideoWriter::write() reports nothing (a full disk included): read the result back.
+    cv::VideoCapture check(path_, cv::CAP_FFMPEG);
+    if (!check.isOpened())
+      return Status::error("video " + path_ + " is unreadable after writing " + std::to_string(written_) +
+                           " frames (disk full?)");
+    const auto announced = static_cast<std::int64_t>(check.get(cv::CAP_PROP_FRAME_COUNT));
+    if (announced > 0 && written_ - announced > std::max<std::int64_t>(2, written_ / 100))
+      return Status::error("video " + path_ + " holds " + std::to_string(announced) + " of the " +
+                           std::to_string(written_) + " frames written (disk full?)");
     return Status::ok();
   }
 
