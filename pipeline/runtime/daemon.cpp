@@ -217,7 +217,9 @@ void Run::capture_loop() {
     int current = 0;
     DropReason reason = chains.empty() ? DropReason::kAborted : DropReason::kNone;
     for (std::size_t s = 0; s < chains.size() && reason == DropReason::kNone; ++s) {
+      const std::int64_t start = monotonic_ns();
       const Status st = chains[s]->run(buffers, current, h.meta);
+      stats_.stages[s]->busy_ns.fetch_add(static_cast<std::uint64_t>(monotonic_ns() - start), std::memory_order_relaxed);
       stats_.stages[s]->processed.fetch_add(1, std::memory_order_relaxed);
       if (!st) {
         reason = DropReason::kError;
@@ -311,8 +313,8 @@ void Run::log_stats(double interval_s) {
     const std::uint64_t busy = st.busy_ns.load();
     const double share = static_cast<double>(busy - last_busy_[s]) / (interval_s * 1e9 * st.workers);
     last_busy_[s] = busy;
-    line << " | " << st.name << " workers=" << st.workers;
-    if (!options_.inline_mode) line << " busy=" << share * 100 << "% queue=" << st.queue_depth.load();
+    line << " | " << st.name << " workers=" << (options_.inline_mode ? 0 : st.workers) << " busy=" << share * 100 << "%";
+    if (!options_.inline_mode) line << " queue=" << st.queue_depth.load();
     line << " done=" << st.processed.load();
   }
   log_->info("{}", line.str());
@@ -337,7 +339,7 @@ void Run::print_summary(double wall_s) {
     << "\",\"exit_code\":" << exit_code_ << ",\"stages\":[";
   for (std::size_t s = 0; s < stats_.stages.size(); ++s) {
     const StageStats& st = *stats_.stages[s];
-    j << (s ? "," : "") << "{\"name\":" << json_string(st.name) << ",\"workers\":" << st.workers
+    j << (s ? "," : "") << "{\"name\":" << json_string(st.name) << ",\"workers\":" << (options_.inline_mode ? 0 : st.workers)
       << ",\"frames_processed\":" << st.processed.load() << ",\"busy_seconds\":" << static_cast<double>(st.busy_ns.load()) / 1e9
       << ",\"restarts\":" << st.restarts.load() << "}";
   }
@@ -353,7 +355,7 @@ int Run::execute() {
   for (const auto& stage : config_.stages) {
     auto st = std::make_unique<StageStats>();
     st->name = stage.name;
-    st->workers = options_.inline_mode ? 0 : stage.workers;
+    st->workers = options_.inline_mode ? 1 : stage.workers;  // inline: the capture thread
     total_workers += stage.workers;
     stats_.stages.push_back(std::move(st));
   }
