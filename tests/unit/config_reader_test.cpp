@@ -130,3 +130,48 @@ TEST(ClosestMatch, FindsNearWordsOnly) {
 
 }  // namespace
 }  // namespace cvpipe
+
+namespace cvpipe {
+namespace {
+
+TEST(ConfigReader, AnEvenValueOutOfRangeStillSaysOdd) {
+  ConfigDiagnostics diag("t.yaml");
+  ConfigReader r(YAML::Load("ksize: 2\n"), "", diag);
+  EXPECT_EQ(r.odd_integer("ksize", 5, 3, 255), 5);
+  auto errors = diag.sorted();
+  ASSERT_EQ(errors.size(), 1u);
+  EXPECT_EQ(errors[0].message, "expected an odd integer in [3, 255], got 2");
+}
+
+TEST(ConfigReader, PositiveNumberRejectsZeroAndTooLarge) {
+  ConfigDiagnostics diag("t.yaml");
+  ConfigReader r(YAML::Load("a: 0\nb: 101\nc: 0.5\n"), "", diag);
+  EXPECT_EQ(r.positive_number("a", 1, 100), 1);
+  EXPECT_EQ(r.positive_number("b", 1, 100), 1);
+  EXPECT_EQ(r.positive_number("c", 1, 100), 0.5);
+  auto errors = diag.sorted();
+  ASSERT_EQ(errors.size(), 2u);
+  EXPECT_EQ(errors[0].message, "expected a number in (0, 100], got 0");
+  EXPECT_EQ(errors[1].message, "expected a number in (0, 100], got 101");
+}
+
+TEST(ConfigReader, EmptyRequiredStringIsAnError) {
+  ConfigDiagnostics diag("t.yaml");
+  ConfigReader r(YAML::Load("op: \"\"\n"), "", diag);
+  EXPECT_EQ(r.required_string("op"), "");
+  auto errors = diag.sorted();
+  ASSERT_EQ(errors.size(), 1u);
+  EXPECT_EQ(errors[0].to_string(), "t.yaml:1:5: op: expected a non-empty string, got \"\"");
+}
+
+TEST(ConfigReader, ExplicitNullIsTheWordNullButAnEmptyValueIsMissing) {
+  ConfigDiagnostics diag("t.yaml");
+  ConfigReader r(YAML::Load("a: null\nb:\n"), "", diag);
+  EXPECT_EQ(r.string("a", "x"), "null");
+  EXPECT_EQ(r.string("b", "x"), "x");
+  r.finish();
+  EXPECT_TRUE(diag.ok());
+}
+
+}  // namespace
+}  // namespace cvpipe
