@@ -37,7 +37,10 @@ struct SlotHeader {
   std::uint32_t failed;              // 1: an op failed; `error` says why
   std::int64_t dispatched_ns;        // when the router last handed it to a worker (CLOCK_MONOTONIC)
   std::int64_t ops_ns;               // how long that worker's ops took on it
-  char error[228];
+  std::int64_t started_ns;           // when that worker started its ops on it
+  std::int64_t pickup_ns;            // from handed over (or the worker free, if later) to started
+
+  char error[212];
 };
 static_assert(std::is_trivially_copyable_v<SlotHeader>);
 

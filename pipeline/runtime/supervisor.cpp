@@ -137,7 +137,8 @@ bool Supervisor::collect(Stage& stage, Worker& w) {
     }
     w.outstanding.pop_front();
     const SlotHeader& h = segment_.slot(slot);
-    stats_.hop.add(now - h.dispatched_ns - h.ops_ns);
+    // The hop's own cost: the worker picking the frame up, and the router taking it back.
+    stats_.hop.add(h.pickup_ns + (now - h.started_ns - h.ops_ns));
     stats_.stages[stage.index]->processed.fetch_add(1, std::memory_order_relaxed);
     if (segment_.slot(slot).failed) {
       --in_flight_;

@@ -6,6 +6,7 @@
 
 #include <opencv2/core.hpp>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdlib>
 #include <cstring>
@@ -111,6 +112,7 @@ int worker_main(const WorkerArgs& args) {
     segment.header().router_bell.ring();
     log->debug("worker started pid={} stage={} ops={}", getpid(), args.stage, ops.size());
 
+    std::int64_t previous_end = 0;  // when this worker finished its last frame
     for (;;) {
       control.heartbeat.fetch_add(1, std::memory_order_relaxed);
       const std::uint32_t seen = control.bell.prepare();
@@ -126,11 +128,14 @@ int worker_main(const WorkerArgs& args) {
         log->critical("slot index {} out of range (segment has {} slots)", index, slots);
         std::abort();
       }
-      control.slot_started_ns.store(monotonic_ns(), std::memory_order_relaxed);
+      const std::int64_t start = monotonic_ns();
+      control.slot_started_ns.store(start, std::memory_order_relaxed);
       control.current_slot.store(index, std::memory_order_release);
       SlotHeader& h = segment.slot(index);
       const FrameFormat in_format{h.width, h.height, h.type};
-      const std::int64_t start = monotonic_ns();
+      // The transport's share of the wait: not the time the frame queued behind the previous one.
+      h.started_ns = start;
+      h.pickup_ns = start - std::max(h.dispatched_ns, previous_end);
       Status s;
       if (in_format != chain.input()) {
         s = Status::error("frame is " + in_format.describe() + ", the stage expects " + chain.input().describe());
@@ -147,7 +152,8 @@ int worker_main(const WorkerArgs& args) {
         copy_error(h, s.message());
         control.frames_failed.fetch_add(1, std::memory_order_relaxed);
       }
-      h.ops_ns = monotonic_ns() - start;
+      previous_end = monotonic_ns();
+      h.ops_ns = previous_end - start;
       control.busy_ns.fetch_add(static_cast<std::uint64_t>(h.ops_ns), std::memory_order_relaxed);
       control.frames_processed.fetch_add(1, std::memory_order_relaxed);
       if (!out.try_push(index)) {
