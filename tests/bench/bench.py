@@ -308,7 +308,7 @@ def write_report(rows, extra, machine, out):
                      f"{r['peak_pss_mb']:.0f} | {eff} |")
     lines.append("")
     lines.append(f"- cvpipe no-op chain (640x480, identity, 2 workers, null sink): {extra['noop_fps']:.0f} fps")
-    lines.append(f"- hop to a worker and back, less the ops: paced at 1000 fps p50 {extra['hop_us_paced']['p50']:.1f} µs, "
+    lines.append(f"- hop to a worker and back (pickup + hand-back; ops and queueing not counted): paced at 1000 fps p50 {extra['hop_us_paced']['p50']:.1f} µs, "
                  f"p99 {extra['hop_us_paced']['p99']:.1f} µs; flat out p50 {extra['hop_us_at_max']['p50']:.1f} µs, "
                  f"p99 {extra['hop_us_at_max']['p99']:.1f} µs")
     lines.append(f"- latency, capture to write, 640x480 light chain, 2 workers, paced at 30 fps: "
