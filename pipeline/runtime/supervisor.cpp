@@ -117,9 +117,12 @@ void Supervisor::route(std::uint32_t slot, std::size_t next_stage) {
     stages_[next_stage].pending.push_back(slot);
     return;
   }
-  --in_flight_;
+  deliver(slot, DropReason::kNone);
+}
+
+void Supervisor::deliver(std::uint32_t slot, DropReason reason) {
   ++delivered_;
-  hooks_.deliver(slot, DropReason::kNone);
+  hooks_.deliver(slot, reason);
 }
 
 bool Supervisor::collect(Stage& stage, Worker& w) {
@@ -141,9 +144,7 @@ bool Supervisor::collect(Stage& stage, Worker& w) {
     stats_.hop.add(h.pickup_ns + (now - h.started_ns - h.ops_ns));
     stats_.stages[stage.index]->processed.fetch_add(1, std::memory_order_relaxed);
     if (segment_.slot(slot).failed) {
-      --in_flight_;
-      ++delivered_;
-      hooks_.deliver(slot, DropReason::kError);
+      deliver(slot, DropReason::kError);
     } else {
       route(slot, stage.index + 1);
     }
@@ -194,9 +195,7 @@ void Supervisor::worker_died(Stage& stage, Worker& w, const std::string& how) {
     const std::uint32_t slot = w.outstanding.back();
     w.outstanding.pop_back();
     if (slot == running) {
-      --in_flight_;
-      ++delivered_;
-      hooks_.deliver(slot, DropReason::kWorkerCrash);
+      deliver(slot, DropReason::kWorkerCrash);
     } else {
       stage.pending.push_front(slot);
     }
@@ -289,16 +288,12 @@ void Supervisor::drop_everything(DropReason reason) {
       w.running = false;
       collect(stage, w);
       for (std::uint32_t slot : w.outstanding) {
-        --in_flight_;
-        ++delivered_;
-        hooks_.deliver(slot, reason);
+        deliver(slot, reason);
       }
       w.outstanding.clear();
     }
     for (std::uint32_t slot : stage.pending) {
-      --in_flight_;
-      ++delivered_;
-      hooks_.deliver(slot, reason);
+      deliver(slot, reason);
     }
     stage.pending.clear();
   }
@@ -311,7 +306,6 @@ void Supervisor::run() {
     bool progress = false;
     std::uint32_t slot;
     while (hooks_.next_captured(slot)) {
-      ++in_flight_;
       route(slot, 0);
       progress = true;
     }
@@ -329,7 +323,6 @@ void Supervisor::run() {
     if (stop_now_.load(std::memory_order_acquire)) {
       // Take what capture still hands over, then drop all of it.
       while (hooks_.next_captured(slot)) {
-        ++in_flight_;
         route(slot, 0);
       }
       drop_everything(DropReason::kAborted);
@@ -339,7 +332,7 @@ void Supervisor::run() {
       continue;
     }
     std::uint64_t total = 0;
-    if (hooks_.capture_finished(total) && delivered_ == total && in_flight_ == 0) return;
+    if (hooks_.capture_finished(total) && delivered_ == total) return;
     if (!progress) bell.spin_then_wait(seen, std::chrono::microseconds(20), std::chrono::milliseconds(100));
   }
 }
@@ -352,7 +345,7 @@ void Supervisor::stop_workers(std::chrono::milliseconds grace) {
       segment_.worker(w.control).bell.ring();
     }
   }
-  // They finish what they hold and exit; SIGTERM (then SIGKILL) only for those that do not.
+  // They finish what they hold and exit; SIGKILL for those that do not within the grace.
   const auto deadline = std::chrono::steady_clock::now() + grace;
   for (std::size_t s = 0; s < stages_.size(); ++s) {
     for (auto& w : stages_[s].workers) {

@@ -90,6 +90,8 @@ class Supervisor {
 
   void spawn(Stage& stage, Worker& w);
   void route(std::uint32_t slot, std::size_t next_stage);
+  // The end of a frame's way through the stages: to the writer, written or dropped for `reason`.
+  void deliver(std::uint32_t slot, DropReason reason);
   bool collect(Stage& stage, Worker& w);
   bool dispatch(Stage& stage);
   bool reap_and_restart();
@@ -108,8 +110,7 @@ class Supervisor {
   std::vector<std::uint64_t> exited_busy_ns_;
   std::atomic<bool> child_exited_{false};
   std::atomic<bool> stop_now_{false};
-  std::uint64_t in_flight_ = 0;   // captured, not yet delivered
-  std::uint64_t delivered_ = 0;
+  std::uint64_t delivered_ = 0;  // frames handed to the writer (written or dropped)
   std::vector<std::chrono::steady_clock::time_point> crash_times_;
   std::chrono::steady_clock::time_point next_hang_check_{};
   std::shared_ptr<spdlog::logger> log_;
