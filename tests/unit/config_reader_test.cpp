@@ -5,11 +5,6 @@
 namespace cvpipe {
 namespace {
 
-struct Parsed {
-  YAML::Node node;
-  ConfigDiagnostics diag{"t.yaml"};
-};
-
 std::vector<ConfigError> errors_of(const std::string& yaml, const std::function<void(ConfigReader&)>& read) {
   ConfigDiagnostics diag("t.yaml");
   ConfigReader r(YAML::Load(yaml), "obj", diag);
