@@ -474,8 +474,11 @@ std::vector<pid_t> worker_pids_of(pid_t daemon_pid) {
   while (const dirent* entry = ::readdir(proc)) {
     const std::string name = entry->d_name;
     if (name.empty() || !std::all_of(name.begin(), name.end(), ::isdigit)) continue;
-    std::ifstream in("/proc/" + name + "/cmdline", std::ios::binary);
-    std::string cmdline((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    // The process may exit while it is read (ESRCH): that reads as an empty command line.
+    const int fd = ::open(("/proc/" + name + "/cmdline").c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) continue;
+    const std::string cmdline = read_all(fd);
+    ::close(fd);
     std::vector<std::string> args;
     std::stringstream split(cmdline);
     for (std::string arg; std::getline(split, arg, '\0');) args.push_back(arg);
