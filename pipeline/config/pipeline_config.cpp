@@ -18,8 +18,19 @@
 namespace cvpipe {
 
 const std::initializer_list<std::string_view> kLogLevels = {"trace", "debug", "info", "warn", "error", "off"};
+const std::initializer_list<std::string_view> kDropPolicies = {"block", "drop_oldest", "drop_newest"};
+
+const char* drop_policy_name(DropPolicy p) { return kDropPolicies.begin()[static_cast<int>(p)].data(); }
 
 namespace {
+
+// Files default to block (nothing is ever lost); live sources to drop_oldest (latency stays bounded).
+DropPolicy read_drop_policy(ConfigReader& r, bool live) {
+  const std::string word = r.choice("drop_policy", live ? "drop_oldest" : "block", kDropPolicies);
+  for (std::size_t i = 0; i < kDropPolicies.size(); ++i)
+    if (kDropPolicies.begin()[i] == word) return static_cast<DropPolicy>(i);
+  return DropPolicy::kBlock;
+}
 
 std::string join(const std::vector<std::string>& words, std::string_view sep) {
   std::string out;
@@ -170,6 +181,7 @@ PipelineConfig parse_document(YAML::Node root, ConfigDiagnostics& diag, const st
   if (!top.has("source")) top.fail("source", "missing required key (the input: type file or synthetic)");
   if (const SourceInfo* info = top.has("source") ? read_type(source, SourceRegistry::instance(), "source") : nullptr)
     config.source = info->parse(source, ctx);
+  config.capture_drop_policy = read_drop_policy(source, config.source.live);
   if (config.source.type.empty()) source.ignore_rest();
   source.finish();
 
@@ -185,6 +197,9 @@ PipelineConfig parse_document(YAML::Node root, ConfigDiagnostics& diag, const st
       stage.fail("name", "duplicate stage name \"" + s.name + "\"");
     s.workers = static_cast<int>(stage.integer("workers", 1, 1, 64));
     s.opencv_threads = static_cast<int>(stage.integer("threads", 1, 1, 64));
+    s.drop_policy = read_drop_policy(stage, config.source.live);
+    s.queue = static_cast<int>(stage.integer("queue", s.workers, 1, 4096));
+    s.max_latency_ms = stage.optional_number("max_latency_ms", 1, 600'000).value_or(0);
     s.ops = read_ops(stage);
     stage.finish();
     total_workers += s.workers;

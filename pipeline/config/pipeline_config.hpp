@@ -25,10 +25,22 @@ struct OpEntry {
   YAML::Mark mark;
 };
 
+// What happens to a frame that arrives at a full queue (in front of capture or of a stage).
+enum class DropPolicy {
+  kBlock,       // it waits for room: nothing is lost, back-pressure reaches the source
+  kDropOldest,  // the oldest waiting frame is dropped to make room (freshest output)
+  kDropNewest,  // the arriving frame is dropped
+};
+extern const std::initializer_list<std::string_view> kDropPolicies;  // in DropPolicy's order
+const char* drop_policy_name(DropPolicy p);
+
 struct StageConfig {
   std::string name;
   int workers = 1;
   int opencv_threads = 1;  // cv::setNumThreads in each worker
+  DropPolicy drop_policy = DropPolicy::kBlock;
+  int queue = 1;               // frames waiting for a worker of this stage (drop policies only)
+  double max_latency_ms = 0;   // a frame older than this when the stage would start it is dropped; 0: off
   std::vector<OpEntry> ops;
   // Set by resolve():
   FrameFormat input, output;
@@ -38,6 +50,7 @@ struct PipelineConfig {
   std::string file;           // as given on the command line
   std::string resolved_yaml;  // the document with overrides applied (what workers read)
   SourceSpec source;
+  DropPolicy capture_drop_policy = DropPolicy::kBlock;  // when no slot is free for the next frame
   SinkSpec sink;
   YAML::Mark sink_mark;
   std::vector<StageConfig> stages;

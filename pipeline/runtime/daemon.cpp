@@ -110,9 +110,15 @@ class Run {
 
  private:
   void capture_loop();
+  void submit(std::uint32_t slot, const FrameMeta& meta, std::vector<std::unique_ptr<OpChain>>& chains);
   void writer_loop();
   void write_one(const WriterItem& item);
   void fatal(int exit_code, const std::string& message);
+  // Capture reads no more frames (a read blocked in the source returns soon).
+  void stop_reading() noexcept {
+    stop_reading_.store(true);
+    source_->interrupt();
+  }
   void log_stats(double interval_s);
   void print_summary(double wall_s);
   std::unique_ptr<OpChain> inline_chain(std::size_t stage);
@@ -124,7 +130,8 @@ class Run {
   std::unique_ptr<Sink> sink_;
   std::unique_ptr<Supervisor> supervisor_;
   RunStats stats_;
-  LatencyHistogram latency_;  // writer thread only, until it has joined
+  LatencyHistogram latency_;  // added to by the writer thread; read by the stats line
+  LatencyHistogram::Counts last_latency_{};  // at the last stats line
 
   moodycamel::BlockingConcurrentQueue<std::uint32_t> free_slots_;
   moodycamel::ConcurrentQueue<std::uint32_t> captured_;
@@ -133,6 +140,7 @@ class Run {
   std::atomic<bool> stop_reading_{false};
   std::atomic<bool> capture_done_{false};
   std::atomic<bool> run_done_{false};
+  std::uint64_t next_order_ = 0;      // capture thread: frames handed to the pipeline so far
   std::uint64_t captured_total_ = 0;  // published by capture_done_
 
   std::mutex exit_mutex_;
@@ -152,7 +160,7 @@ void Run::fatal(int exit_code, const std::string& message) {
     exit_code_ = exit_code;
   }
   log_->error("{}", message);
-  stop_reading_.store(true);
+  stop_reading();
   if (supervisor_) supervisor_->stop_now();
 }
 
@@ -160,6 +168,53 @@ std::unique_ptr<OpChain> Run::inline_chain(std::size_t stage) {
   auto chain = std::make_unique<OpChain>(config_.stages[stage].ops, config_.stages[stage].input);
   if (Status s = chain->open(); !s) throw std::runtime_error("stage " + config_.stages[stage].name + ": " + s.message());
   return chain;
+}
+
+// Hands a captured frame to the pipeline: to the router, or through the inline chains.
+void Run::submit(std::uint32_t slot, const FrameMeta& meta, std::vector<std::unique_ptr<OpChain>>& chains) {
+  const FrameFormat format = config_.source_format;
+  SlotHeader& h = segment_->slot(slot);
+  h.meta = meta;
+  h.order = next_order_++;
+  h.width = format.width;
+  h.height = format.height;
+  h.type = format.type;
+  h.buffer = 0;
+  h.drop = 0;
+  h.error[0] = '\0';
+  if (!options_.inline_mode) {
+    captured_.enqueue(slot);
+    segment_->header().router_bell.ring();
+    return;
+  }
+  // Inline: the same chains, in this thread.
+  std::uint8_t* const buffers[2] = {segment_->buffer(slot, 0),
+                                    segment_->buffer(slot, segment_->header().buffers_per_slot == 2 ? 1 : 0)};
+  int current = 0;
+  DropReason reason = chains.empty() ? DropReason::kAborted : DropReason::kNone;
+  for (std::size_t s = 0; s < chains.size() && reason == DropReason::kNone; ++s) {
+    const std::int64_t start = monotonic_ns();
+    const double max_ms = config_.stages[s].max_latency_ms;
+    if (max_ms > 0 && start - h.meta.capture_ns > static_cast<std::int64_t>(max_ms * 1e6)) {
+      reason = DropReason::kTooOld;
+      break;
+    }
+    const Status st = chains[s]->run(buffers, current, h.meta);
+    stats_.stages[s]->busy_ns.fetch_add(static_cast<std::uint64_t>(monotonic_ns() - start), std::memory_order_relaxed);
+    stats_.stages[s]->processed.fetch_add(1, std::memory_order_relaxed);
+    if (!st) {
+      reason = DropReason::kError;
+      set_slot_error(h, st.message());
+    }
+  }
+  h.buffer = static_cast<std::uint32_t>(current);
+  if (reason == DropReason::kNone) {
+    const FrameFormat& out = chains.back()->output();
+    h.width = out.width;
+    h.height = out.height;
+    h.type = out.type;
+  }
+  to_writer_.enqueue(WriterItem{slot, reason});
 }
 
 void Run::capture_loop() {
@@ -177,19 +232,38 @@ void Run::capture_loop() {
       fatal(kExitInternal, std::string("cannot start the ops: ") + e.what());
     }
   }
-  RateLimitedLog op_errors;
+  // Under a drop policy the source is read whether or not a slot is free (a live source cannot
+  // wait): a frame with no slot goes to `spare`. drop_newest drops it there; drop_oldest keeps
+  // the newest such frame in `held` and copies it into the next free slot.
+  const DropPolicy policy = config_.capture_drop_policy;
+  cv::Mat spare, held;
+  if (policy != DropPolicy::kBlock) {
+    spare.create(format.height, format.width, format.type);
+    held.create(format.height, format.width, format.type);
+  }
+  FrameMeta held_meta;
+  bool have_held = false;
   std::uint64_t seq = 0;
   while (!stop_reading_.load(std::memory_order_relaxed)) {
-    std::uint32_t slot;
-    if (!free_slots_.wait_dequeue_timed(slot, std::chrono::milliseconds(100))) continue;
-    SlotHeader& h = segment_->slot(slot);
-    h.meta = FrameMeta{};
-    h.meta.seq = seq;
-    cv::Mat into(format.height, format.width, format.type, segment_->buffer(slot, 0));
+    std::uint32_t slot = kNoSlot;
+    if (policy == DropPolicy::kBlock) {
+      if (!free_slots_.wait_dequeue_timed(slot, std::chrono::milliseconds(100))) continue;
+    } else if (!free_slots_.try_dequeue(slot)) {
+      slot = kNoSlot;
+    }
+    if (slot != kNoSlot && have_held) {
+      held.copyTo(cv::Mat(format.height, format.width, format.type, segment_->buffer(slot, 0)));
+      have_held = false;
+      submit(slot, held_meta, chains);
+      continue;
+    }
+    FrameMeta meta;
+    meta.seq = seq;
+    cv::Mat into = slot != kNoSlot ? cv::Mat(format.height, format.width, format.type, segment_->buffer(slot, 0)) : spare;
     std::string error;
-    const Source::Read r = source_->read(into, h.meta, error);
+    const Source::Read r = source_->read(into, meta, error);
     if (r != Source::Read::kFrame) {
-      free_slots_.enqueue(slot);
+      if (slot != kNoSlot) free_slots_.enqueue(slot);
       if (r == Source::Read::kError) {
         std::lock_guard lock(exit_mutex_);
         if (exit_code_ == kExitOk) exit_code_ = kExitNoInput;
@@ -197,50 +271,34 @@ void Run::capture_loop() {
       }
       break;
     }
-    h.meta.capture_ns = monotonic_ns();
-    h.width = format.width;
-    h.height = format.height;
-    h.type = format.type;
-    h.buffer = 0;
-    h.failed = 0;
-    h.error[0] = '\0';
+    if (meta.capture_ns == 0) meta.capture_ns = monotonic_ns();
     ++seq;
     stats_.read.fetch_add(1, std::memory_order_relaxed);
-    if (!options_.inline_mode) {
-      captured_.enqueue(slot);
-      segment_->header().router_bell.ring();
-      continue;
+    if (slot != kNoSlot) {
+      submit(slot, meta, chains);
+    } else if (policy == DropPolicy::kDropNewest) {
+      stats_.count_drop(DropReason::kQueueFull);
+    } else {
+      if (have_held) stats_.count_drop(DropReason::kQueueFull);  // the older of the two
+      std::swap(held, spare);
+      held_meta = meta;
+      have_held = true;
     }
-    // Inline: the same chains, in this thread.
-    std::uint8_t* const buffers[2] = {segment_->buffer(slot, 0),
-                                      segment_->buffer(slot, segment_->header().buffers_per_slot == 2 ? 1 : 0)};
-    int current = 0;
-    DropReason reason = chains.empty() ? DropReason::kAborted : DropReason::kNone;
-    for (std::size_t s = 0; s < chains.size() && reason == DropReason::kNone; ++s) {
-      const std::int64_t start = monotonic_ns();
-      const Status st = chains[s]->run(buffers, current, h.meta);
-      stats_.stages[s]->busy_ns.fetch_add(static_cast<std::uint64_t>(monotonic_ns() - start), std::memory_order_relaxed);
-      stats_.stages[s]->processed.fetch_add(1, std::memory_order_relaxed);
-      if (!st) {
-        reason = DropReason::kError;
-        op_errors.warn(*log, "frame dropped reason=error seq={} stage={} error=\"{}\"", h.meta.seq,
-                       config_.stages[s].name, st.message());
-      }
-    }
-    h.buffer = static_cast<std::uint32_t>(current);
-    if (reason == DropReason::kNone) {
-      const FrameFormat& out = chains.back()->output();
-      h.width = out.width;
-      h.height = out.height;
-      h.type = out.type;
-    }
-    to_writer_.enqueue(WriterItem{slot, reason});
   }
-  captured_total_ = seq;
+  if (have_held) {
+    // Read, so it is in flight: it goes in as soon as the pipeline frees a slot (the writer
+    // frees slots until the end, even when frames are being dropped).
+    std::uint32_t slot;
+    while (!free_slots_.wait_dequeue_timed(slot, std::chrono::milliseconds(100))) {
+    }
+    held.copyTo(cv::Mat(format.height, format.width, format.type, segment_->buffer(slot, 0)));
+    submit(slot, held_meta, chains);
+  }
+  captured_total_ = next_order_;
   capture_done_.store(true, std::memory_order_release);
   if (options_.inline_mode) to_writer_.enqueue(WriterItem{});
   else segment_->header().router_bell.ring();
-  log->debug("capture finished frames={}", seq);
+  log->debug("capture finished frames={} into_pipeline={}", seq, next_order_);
 }
 
 void Run::write_one(const WriterItem& item) {
@@ -288,11 +346,11 @@ void Run::writer_loop() {
       drops.warn(*log, "frame dropped reason=error seq={} error=\"{}\"", h.meta.seq, h.error);
     else if (item.reason == DropReason::kWorkerCrash)
       drops.warn(*log, "frame dropped reason=worker_crash seq={}", h.meta.seq);
-    reorder.insert(h.meta.seq, item);
+    reorder.insert(h.order, item);
     while (auto next = reorder.pop_next()) write_one(*next);
   }
   if (reorder.size() != 0) {
-    log->critical("{} frames still waiting for frame {} at the end of the run", reorder.size(), reorder.next_seq());
+    log->critical("{} frames still waiting for frame #{} at the end of the run", reorder.size(), reorder.next_seq());
     std::abort();
   }
 }
@@ -302,9 +360,26 @@ void Run::log_stats(double interval_s) {
   std::ostringstream line;
   line.setf(std::ios::fixed);
   line.precision(1);
-  line << "stats read=" << read << " written=" << written << " dropped=" << stats_.dropped_total()
-       << " fps_in=" << static_cast<double>(read - last_read_) / interval_s
+  line << "stats read=" << read << " written=" << written << " dropped=" << stats_.dropped_total();
+  // By reason, those that happened: dropped=12 (queue_full=10 too_old=2)
+  std::string reasons;
+  for (std::size_t r = 1; r < static_cast<std::size_t>(DropReason::kCount); ++r)
+    if (const std::uint64_t n = stats_.dropped[r].load())
+      reasons += (reasons.empty() ? "" : " ") + std::string(drop_reason_name(static_cast<DropReason>(r))) + "=" +
+                 std::to_string(n);
+  if (!reasons.empty()) line << " (" << reasons << ")";
+  if (const std::uint64_t missed = source_->frames_missed()) line << " missed_by_source=" << missed;
+  line << " fps_in=" << static_cast<double>(read - last_read_) / interval_s
        << " fps_out=" << static_cast<double>(written - last_written_) / interval_s;
+  // Capture-to-write latency of the frames written in this interval.
+  const LatencyHistogram::Counts total = latency_.counts();
+  LatencyHistogram::Counts latency{};
+  for (std::size_t b = 0; b < total.size(); ++b) latency[b] = total[b] - last_latency_[b];
+  last_latency_ = total;
+  if (written > last_written_)
+    line << " latency_ms p50=" << LatencyHistogram::percentile_ms(latency, 50)
+         << " p95=" << LatencyHistogram::percentile_ms(latency, 95)
+         << " p99=" << LatencyHistogram::percentile_ms(latency, 99);
   last_read_ = read;
   last_written_ = written;
   last_busy_.resize(stats_.stages.size(), 0);
@@ -329,7 +404,7 @@ void Run::print_summary(double wall_s) {
     << ",\"frames_dropped\":" << stats_.dropped_total() << ",\"dropped\":{";
   for (std::size_t r = 1; r < static_cast<std::size_t>(DropReason::kCount); ++r)
     j << (r > 1 ? "," : "") << "\"" << drop_reason_name(static_cast<DropReason>(r)) << "\":" << stats_.dropped[r].load();
-  j << "},\"wall_seconds\":" << wall_s << ",\"fps\":" << (wall_s > 0 ? static_cast<double>(written) / wall_s : 0.0)
+  j << "},\"frames_missed_by_source\":" << source_->frames_missed() << ",\"wall_seconds\":" << wall_s << ",\"fps\":" << (wall_s > 0 ? static_cast<double>(written) / wall_s : 0.0)
     << ",\"latency_ms\":{\"p50\":" << latency_.percentile_ms(50) << ",\"p95\":" << latency_.percentile_ms(95)
     << ",\"p99\":" << latency_.percentile_ms(99) << "}";
   if (!options_.inline_mode)
@@ -405,7 +480,7 @@ int Run::execute() {
       log_->info("workers ready after_ms={:.0f}", std::chrono::duration<double, std::milli>(Clock::now() - started).count());
     } else {
       log_->info("stop requested while the workers were starting: nothing will be read");
-      stop_reading_.store(true);
+      stop_reading();
     }
     // Restarted workers are spawned from the router thread, and PR_SET_PDEATHSIG fires when the
     // spawning *thread* exits: so this thread also stops the workers before it ends.
@@ -458,12 +533,12 @@ int Run::execute() {
       if (++stop_signals == 1) {
         log_->info("{} received: finishing the frames in flight, for {:.0f} s at most (send it again to stop at once)",
                    strsignal(sig), config_.shutdown_grace_s);
-        stop_reading_.store(true);
+        stop_reading();
         drain_deadline = Clock::now() + std::chrono::duration_cast<Clock::duration>(
                                             std::chrono::duration<double>(config_.shutdown_grace_s));
       } else {
         log_->warn("{} received again: dropping the frames in flight", strsignal(sig));
-        stop_reading_.store(true);
+        stop_reading();
         if (supervisor_) supervisor_->stop_now();
       }
     } else if (sig == SIGHUP) {

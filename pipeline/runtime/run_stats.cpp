@@ -7,12 +7,18 @@ namespace cvpipe {
 const char* drop_reason_name(DropReason r) {
   switch (r) {
     case DropReason::kNone: return "none";
+    case DropReason::kQueueFull: return "queue_full";
+    case DropReason::kTooOld: return "too_old";
     case DropReason::kError: return "error";
     case DropReason::kWorkerCrash: return "worker_crash";
     case DropReason::kAborted: return "aborted";
     case DropReason::kCount: break;
   }
   return "unknown";
+}
+
+DropReason drop_reason_from_code(std::uint32_t code) {
+  return code < static_cast<std::uint32_t>(DropReason::kCount) ? static_cast<DropReason>(code) : DropReason::kError;
 }
 
 std::uint64_t RunStats::dropped_total() const {
@@ -25,16 +31,24 @@ void LatencyHistogram::add(std::int64_t ns) {
   const double us = std::max<double>(1.0, static_cast<double>(ns) / 1000.0);
   int bucket = static_cast<int>(std::log2(us) * kSubBuckets);
   bucket = std::min(std::max(bucket, 0), kBuckets - 1);
-  ++buckets_[static_cast<std::size_t>(bucket)];
-  ++count_;
+  buckets_[static_cast<std::size_t>(bucket)].fetch_add(1, std::memory_order_relaxed);
+  count_.fetch_add(1, std::memory_order_relaxed);
 }
 
-double LatencyHistogram::percentile_ms(double p) const {
-  if (count_ == 0) return 0;
-  const auto rank = static_cast<std::uint64_t>(std::ceil(p / 100.0 * static_cast<double>(count_)));
+LatencyHistogram::Counts LatencyHistogram::counts() const {
+  Counts out;
+  for (std::size_t b = 0; b < out.size(); ++b) out[b] = buckets_[b].load(std::memory_order_relaxed);
+  return out;
+}
+
+double LatencyHistogram::percentile_ms(const Counts& counts, double p) {
+  std::uint64_t count = 0;
+  for (std::uint64_t c : counts) count += c;
+  if (count == 0) return 0;
+  const auto rank = static_cast<std::uint64_t>(std::ceil(p / 100.0 * static_cast<double>(count)));
   std::uint64_t seen = 0;
   for (int b = 0; b < kBuckets; ++b) {
-    seen += buckets_[static_cast<std::size_t>(b)];
+    seen += counts[static_cast<std::size_t>(b)];
     if (seen >= std::max<std::uint64_t>(rank, 1)) {
       // The bucket's upper edge: a latency is never reported lower than it was.
       return std::exp2(static_cast<double>(b + 1) / kSubBuckets) / 1000.0;

@@ -14,27 +14,40 @@ namespace cvpipe {
 // counted under exactly one of these.
 enum class DropReason : std::uint32_t {
   kNone = 0,
+  kQueueFull,    // the queue in front of capture or a stage was full (drop_oldest / drop_newest)
+  kTooOld,       // older than the stage's max_latency_ms when the stage would have started it
   kError,        // an op failed on the frame
   kWorkerCrash,  // the worker processing it died
-  kAborted,      // the run was stopped by a fatal error before the frame could be written
+  kAborted,      // the run was stopped (a fatal error, a second signal) before the frame was written
   kCount
 };
 const char* drop_reason_name(DropReason r);
 
-// Latencies (capture to write, hops) in a fixed log-scale histogram: constant memory for any run length.
+// Latencies (capture to write, hops) in a fixed log-scale histogram: constant memory for any run
+// length. One thread adds; any thread may read percentiles meanwhile (relaxed atomics: a reading
+// taken during a run is approximate by a few frames, never torn).
 class LatencyHistogram {
- public:
-  void add(std::int64_t ns);
-  double percentile_ms(double p) const;  // 0 when empty
-  std::uint64_t count() const noexcept { return count_; }
-
- private:
   // Buckets of 1/8 octave from 1 µs to about 1100 s.
   static constexpr int kSubBuckets = 8;
   static constexpr int kBuckets = 30 * kSubBuckets;
-  std::array<std::uint64_t, kBuckets> buckets_{};
-  std::uint64_t count_ = 0;
+
+ public:
+  using Counts = std::array<std::uint64_t, kBuckets>;
+
+  void add(std::int64_t ns);
+  double percentile_ms(double p) const { return percentile_ms(counts(), p); }  // 0 when empty
+  std::uint64_t count() const noexcept { return count_.load(std::memory_order_relaxed); }
+  // A copy of the buckets; the difference of two copies gives the percentiles of an interval.
+  Counts counts() const;
+  static double percentile_ms(const Counts& counts, double p);
+
+ private:
+  std::array<std::atomic<std::uint64_t>, kBuckets> buckets_{};
+  std::atomic<std::uint64_t> count_{0};
 };
+// The DropReason whose value is `code` (as a worker stores it in shared memory); kError for a
+// value out of range, so a misbehaving worker cannot make the daemon index past its counters.
+DropReason drop_reason_from_code(std::uint32_t code);
 
 struct StageStats {
   std::string name;

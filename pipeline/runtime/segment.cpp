@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstring>
 #include <new>
 #include <stdexcept>
@@ -19,6 +20,13 @@ std::uint32_t ring_capacity_for(std::uint32_t slots) {
 }
 
 }  // namespace
+
+void set_slot_error(SlotHeader& h, std::string_view message) {
+  h.drop = static_cast<std::uint32_t>(DropReason::kError);
+  const std::size_t n = std::min(message.size(), sizeof(h.error) - 1);
+  std::memcpy(h.error, message.data(), n);
+  h.error[n] = '\0';
+}
 
 Segment::Segment(SharedMemory memory) : memory_(std::move(memory)) {
   base_ = static_cast<std::uint8_t*>(memory_.data());

@@ -20,11 +20,12 @@
 #include "pipeline/core/shared_memory.hpp"
 #include "pipeline/core/spsc_ring.hpp"
 #include "pipeline/ops/frame.hpp"
+#include "pipeline/runtime/run_stats.hpp"
 
 namespace cvpipe {
 
 inline constexpr std::uint32_t kSegmentMagic = 0x50505643;  // "CVPP"
-inline constexpr std::uint32_t kSegmentVersion = 1;
+inline constexpr std::uint32_t kSegmentVersion = 2;
 inline constexpr std::uint32_t kNoSlot = 0xFFFFFFFFu;
 inline constexpr std::uint32_t kStopWorker = 0xFFFFFFFEu;  // sent on a worker's `in` ring: finish and exit
 
@@ -32,9 +33,10 @@ inline constexpr std::uint32_t kStopWorker = 0xFFFFFFFEu;  // sent on a worker's
 // then the writer); handed over through a ring, whose release/acquire orders these plain fields.
 struct SlotHeader {
   FrameMeta meta;
+  std::uint64_t order;               // position among the frames that entered the pipeline (the writer's order)
   std::int32_t width, height, type;  // the format of the frame now in the slot
   std::uint32_t buffer;              // which of the slot's buffers holds it (0 or 1)
-  std::uint32_t failed;              // 1: an op failed; `error` says why
+  std::uint32_t drop;                // a DropReason set by a worker (error: `error` says why); 0: none
   std::int64_t dispatched_ns;        // when the router last handed it to a worker (CLOCK_MONOTONIC)
   std::int64_t ops_ns;               // how long that worker's ops took on it
   std::int64_t started_ns;           // when that worker started its ops on it
@@ -43,6 +45,9 @@ struct SlotHeader {
   char error[212];
 };
 static_assert(std::is_trivially_copyable_v<SlotHeader>);
+
+// Marks the frame in `h` as failed (DropReason::kError) with `message`, cut to fit.
+void set_slot_error(SlotHeader& h, std::string_view message);
 
 // One worker process's place in the segment. The daemon assigns it before spawning the worker.
 struct WorkerControl {

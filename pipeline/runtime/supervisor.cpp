@@ -61,6 +61,7 @@ void Supervisor::spawn(Stage& stage, Worker& w) {
   args.width = stage.config->input.width;
   args.height = stage.config->input.height;
   args.type = stage.config->input.type;
+  args.max_latency_us = static_cast<int>(stage.config->max_latency_ms * 1000);
   w.in.emplace(segment_.in_ring(w.control));
   w.out.emplace(segment_.out_ring(w.control));
   w.process.emplace(ChildProcess::spawn(worker_argv(args), {segment_.fd()}));
@@ -113,11 +114,22 @@ void Supervisor::stop_now() noexcept {
 }
 
 void Supervisor::route(std::uint32_t slot, std::size_t next_stage) {
-  if (next_stage < stages_.size()) {
-    stages_[next_stage].pending.push_back(slot);
+  if (next_stage >= stages_.size()) {
+    deliver(slot, DropReason::kNone);
     return;
   }
-  deliver(slot, DropReason::kNone);
+  Stage& stage = stages_[next_stage];
+  // Under block the queue is bounded by the slots: a full pipeline stops capture.
+  if (stage.config->drop_policy != DropPolicy::kBlock &&
+      stage.pending.size() >= static_cast<std::size_t>(stage.config->queue)) {
+    if (stage.config->drop_policy == DropPolicy::kDropNewest) {
+      deliver(slot, DropReason::kQueueFull);
+      return;
+    }
+    deliver(stage.pending.front(), DropReason::kQueueFull);
+    stage.pending.pop_front();
+  }
+  stage.pending.push_back(slot);
 }
 
 void Supervisor::deliver(std::uint32_t slot, DropReason reason) {
@@ -142,9 +154,10 @@ bool Supervisor::collect(Stage& stage, Worker& w) {
     const SlotHeader& h = segment_.slot(slot);
     // The hop's own cost: the worker picking the frame up, and the router taking it back.
     stats_.hop.add(h.pickup_ns + (now - h.started_ns - h.ops_ns));
-    stats_.stages[stage.index]->processed.fetch_add(1, std::memory_order_relaxed);
-    if (segment_.slot(slot).failed) {
-      deliver(slot, DropReason::kError);
+    const DropReason dropped = h.drop == 0 ? DropReason::kNone : drop_reason_from_code(h.drop);
+    if (dropped != DropReason::kTooOld) stats_.stages[stage.index]->processed.fetch_add(1, std::memory_order_relaxed);
+    if (dropped != DropReason::kNone) {
+      deliver(slot, dropped);
     } else {
       route(slot, stage.index + 1);
     }
@@ -155,6 +168,7 @@ bool Supervisor::collect(Stage& stage, Worker& w) {
 bool Supervisor::dispatch(Stage& stage) {
   bool any = false;
   std::int64_t now = 0;
+  const std::int64_t max_age_ns = static_cast<std::int64_t>(stage.config->max_latency_ms * 1e6);
   while (!stage.pending.empty()) {
     Worker* best = nullptr;
     for (auto& w : stage.workers) {
@@ -168,6 +182,11 @@ bool Supervisor::dispatch(Stage& stage) {
     const std::uint32_t slot = stage.pending.front();
     stage.pending.pop_front();
     if (now == 0) now = monotonic_ns();
+    if (max_age_ns > 0 && now - segment_.slot(slot).meta.capture_ns > max_age_ns) {
+      deliver(slot, DropReason::kTooOld);  // the worker checks again when it starts the frame
+      any = true;
+      continue;
+    }
     segment_.slot(slot).dispatched_ns = now;  // before the push: then the slot is the worker's
     if (!best->in->try_push(slot)) {
       log_->critical("worker in ring full name={}", worker_name(stage, *best));

@@ -8,6 +8,11 @@
 // loaded worker of their stage (at most kDepth outstanding per worker, so a slow worker does not
 // collect a queue). It sleeps on the segment's router doorbell when there is nothing to do.
 //
+// Real time: a stage with a drop policy holds at most `queue` waiting frames; one more drops the
+// oldest (drop_oldest) or the arriving one (drop_newest) as queue_full. A frame older than the
+// stage's max_latency_ms is dropped as too_old instead of dispatched (its worker checks again
+// when it starts). Under block the queue is bounded by the slots alone.
+//
 // A worker that dies is noticed through SIGCHLD (the daemon's signal thread calls
 // notify_child_exit()), its finished slots are collected, the slot it was running is dropped
 // (reason worker_crash), the slots it had not started go back to the front of the stage's queue,

@@ -28,13 +28,6 @@ bool parse_int(const char* s, int& out) {
   return true;
 }
 
-void copy_error(SlotHeader& h, const std::string& message) {
-  h.failed = 1;
-  const std::size_t n = std::min(message.size(), sizeof(h.error) - 1);
-  std::memcpy(h.error, message.data(), n);
-  h.error[n] = '\0';
-}
-
 }  // namespace
 
 std::vector<std::string> worker_argv(const WorkerArgs& a) {
@@ -43,7 +36,7 @@ std::vector<std::string> worker_argv(const WorkerArgs& a) {
           "--parent",       std::to_string(a.parent), "--threads", std::to_string(a.threads),
           "--log-level",    a.log_level,          "--name",        a.name,
           "--width",        std::to_string(a.width), "--height", std::to_string(a.height),
-          "--type",         std::to_string(a.type)};
+          "--type",         std::to_string(a.type), "--max-latency-us", std::to_string(a.max_latency_us)};
 }
 
 bool parse_worker_args(int argc, char** argv, WorkerArgs& out) {
@@ -59,13 +52,14 @@ bool parse_worker_args(int argc, char** argv, WorkerArgs& out) {
     else if (key == "--width") ok = parse_int(value, out.width);
     else if (key == "--height") ok = parse_int(value, out.height);
     else if (key == "--type") ok = parse_int(value, out.type);
+    else if (key == "--max-latency-us") ok = parse_int(value, out.max_latency_us);
     else if (key == "--log-level") out.log_level = value;
     else if (key == "--name") out.name = value;
     else return false;
     if (!ok) return false;
   }
   return argc % 2 == 0 && out.fd >= 0 && out.stage >= 0 && out.control >= 0 && out.parent > 0 && !out.name.empty() &&
-         out.width > 0 && out.height > 0 && out.type >= 0;
+         out.width > 0 && out.height > 0 && out.type >= 0 && out.max_latency_us >= 0;
 }
 
 int worker_main(const WorkerArgs& args) {
@@ -137,7 +131,9 @@ int worker_main(const WorkerArgs& args) {
       h.started_ns = start;
       h.pickup_ns = start - std::max(h.dispatched_ns, previous_end);
       Status s;
-      if (in_format != chain.input()) {
+      if (args.max_latency_us > 0 && start - h.meta.capture_ns > std::int64_t{args.max_latency_us} * 1000) {
+        h.drop = static_cast<std::uint32_t>(DropReason::kTooOld);  // not worth processing any more
+      } else if (in_format != chain.input()) {
         s = Status::error("frame is " + in_format.describe() + ", the stage expects " + chain.input().describe());
       } else {
         std::uint8_t* const buffers[2] = {segment.buffer(index, 0), segment.buffer(index, two_buffers ? 1 : 0)};
@@ -149,7 +145,7 @@ int worker_main(const WorkerArgs& args) {
         h.type = chain.output().type;
       }
       if (!s) {
-        copy_error(h, s.message());
+        set_slot_error(h, s.message());
         control.frames_failed.fetch_add(1, std::memory_order_relaxed);
       }
       previous_end = monotonic_ns();

@@ -15,6 +15,7 @@ struct WorkerArgs {
   int parent = -1;        // the daemon's pid; the worker exits if it is gone
   int threads = 1;        // cv::setNumThreads
   int width = 0, height = 0, type = -1;  // the stage's input format
+  int max_latency_us = 0;  // a frame older than this (since capture) is dropped unprocessed; 0: off
   std::string log_level = "info";
   std::string name;       // logger name, e.g. worker.smooth.1
 };

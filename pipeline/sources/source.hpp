@@ -25,9 +25,16 @@ class Source {
   virtual FrameFormat format() const = 0;
   virtual double fps() const = 0;                      // frames per second of the media
   virtual std::int64_t frame_count() const { return -1; }  // -1 when unknown
-  // Decodes the next frame into `into` (size and type of format()) and sets meta.pts_us.
-  // On kError, `error` says what went wrong.
+  // Decodes the next frame into `into` (size and type of format()) and sets meta.pts_us, and
+  // meta.capture_ns if the source knows when the frame was captured (else the daemon stamps it
+  // when read() returns). On kError, `error` says what went wrong.
   virtual Read read(cv::Mat& into, FrameMeta& meta, std::string& error) = 0;
+  // Called from another thread when the daemon stops: a read() blocked in a wait of the
+  // source's own (e.g. before reconnecting) should return kEnd soon after.
+  virtual void interrupt() noexcept {}
+  // Frames the source produced that were never read because the reader was late (a camera's
+  // buffer overflowing). 0 where the source cannot know.
+  virtual std::uint64_t frames_missed() const { return 0; }
 };
 
 // What loaders know when they parse a source section.

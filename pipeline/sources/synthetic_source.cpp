@@ -1,5 +1,7 @@
 // synthetic: a generated moving pattern with the frame number drawn in. Deterministic: frame N is
-// the same in every run. With pace: realtime frames arrive on a clock, like a camera's.
+// the same in every run. With pace: realtime frames arrive on a clock, like a camera's: each is
+// stamped with the time it was due, and a reader more than `buffer` frames late loses the older
+// ones (counted as frames_missed_by_source).
 //   source:
 //     type: synthetic
 //     width: 640
@@ -7,8 +9,11 @@
 //     fps: 30
 //     frames: 300         # how many frames, then the source ends
 //     pace: max           # max: as fast as the pipeline takes them | realtime: on the fps clock
+//     buffer: 4           # realtime: frames held for a late reader; older ones are lost
 #include <opencv2/imgproc.hpp>
 
+#include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cmath>
 #include <thread>
@@ -23,6 +28,7 @@ struct SyntheticParams {
   double fps;
   std::int64_t frames;
   bool realtime;
+  std::int64_t buffered;  // frames held for a late reader (pace: realtime)
 };
 
 class SyntheticSource final : public Source {
@@ -46,15 +52,29 @@ class SyntheticSource final : public Source {
   FrameFormat format() const override { return {p_.width, p_.height, CV_8UC3}; }
   double fps() const override { return p_.fps; }
   std::int64_t frame_count() const override { return p_.frames; }
+  std::uint64_t frames_missed() const override { return missed_.load(std::memory_order_relaxed); }
 
   Read read(cv::Mat& into, FrameMeta& meta, std::string&) override {
+    using Clock = std::chrono::steady_clock;  // CLOCK_MONOTONIC, as capture_ns
     if (next_ >= p_.frames) return Read::kEnd;
-    const std::int64_t n = next_++;
-    if (n == 0) start_ = std::chrono::steady_clock::now();  // the clock starts with the first read
+    if (next_ == 0) start_ = Clock::now();  // the clock starts with the first read
     if (p_.realtime) {
-      std::this_thread::sleep_until(start_ + std::chrono::duration_cast<std::chrono::steady_clock::duration>(
-                                                 std::chrono::duration<double>(n / p_.fps)));
+      // Frame n is captured at start + n / fps whether or not anyone reads it; like a camera,
+      // the source holds the last `buffer` frames, and a reader later than that loses the older ones.
+      const auto due = [&](std::int64_t n) {
+        return start_ + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(n / p_.fps));
+      };
+      const auto latest = std::min(
+          p_.frames - 1, static_cast<std::int64_t>(std::chrono::duration<double>(Clock::now() - start_).count() * p_.fps));
+      if (latest - next_ >= p_.buffered) {
+        const std::int64_t oldest_kept = latest - p_.buffered + 1;
+        missed_.fetch_add(static_cast<std::uint64_t>(oldest_kept - next_), std::memory_order_relaxed);
+        next_ = oldest_kept;
+      }
+      std::this_thread::sleep_until(due(next_));
+      meta.capture_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(due(next_).time_since_epoch()).count();
     }
+    const std::int64_t n = next_++;
     const int shift = static_cast<int>((n * 4) % p_.width);
     background_(cv::Rect(shift, 0, p_.width, p_.height)).copyTo(into);
     const int size = std::max(4, std::min(p_.width, p_.height) / 6);
@@ -72,6 +92,7 @@ class SyntheticSource final : public Source {
   SyntheticParams p_;
   cv::Mat background_;
   std::int64_t next_ = 0;
+  std::atomic<std::uint64_t> missed_{0};  // read by the stats line
   std::chrono::steady_clock::time_point start_;
 };
 
@@ -82,6 +103,7 @@ SourceSpec parse_synthetic_source(ConfigReader& r, const LoadContext&) {
   p.fps = r.number("fps", 30, 0.1, 1000);
   p.frames = r.integer("frames", 300, 1);
   p.realtime = r.choice("pace", "max", {"max", "realtime"}) == "realtime";
+  p.buffered = r.integer("buffer", 4, 1, 100'000);  // 4: what OpenCV asks a V4L2 camera for
   SourceSpec spec;
   spec.type = "synthetic";
   spec.live = p.realtime;
@@ -94,7 +116,8 @@ SourceSpec parse_synthetic_source(ConfigReader& r, const LoadContext&) {
 }  // namespace
 
 CVPIPE_REGISTER_SOURCE(Synthetic, "synthetic", "a generated moving pattern with the frame number drawn in",
-                       "type: synthetic\nwidth: 640\nheight: 480\nfps: 30\nframes: 300\npace: max   # or realtime",
+                       "type: synthetic\nwidth: 640\nheight: 480\nfps: 30\nframes: 300\npace: max   # or realtime\n"
+                       "buffer: 4    # realtime: frames held for a late reader, older ones are lost",
                        parse_synthetic_source)
 
 }  // namespace cvpipe

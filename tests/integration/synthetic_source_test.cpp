@@ -17,9 +17,12 @@ std::string synthetic_config(const std::string& pace) {
   fps: )" + std::to_string(kFps) + R"(
   frames: )" + std::to_string(kFrames) + R"(
   pace: )" + pace + R"(
+  buffer: 100          # paced, no frame may be missed ...
+  drop_policy: block   # ... or dropped, for the frames to match
 stages:
   - name: blur
     workers: 2
+    drop_policy: block
     ops:
       - op: median_blur
         ksize: 3

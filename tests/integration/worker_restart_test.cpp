@@ -23,6 +23,7 @@ class WorkerRestart : public CvpipeTest {
   fps: 100
   frames: 300
   pace: realtime
+  buffer: 300  # the count below holds even if the test machine stalls capture
 stages:
   - name: blur
     workers: 2

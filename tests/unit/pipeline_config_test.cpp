@@ -68,6 +68,45 @@ TEST(PipelineConfig, SetOverridesSelectStagesByName) {
   EXPECT_NE(c.resolved_yaml.find("workers: 3"), std::string::npos);
 }
 
+TEST(PipelineConfig, FilesBlockAndLiveSourcesDropTheOldestByDefault) {
+  const PipelineConfig file = parse_config_text(kGood, "p.yaml", "", {});
+  EXPECT_EQ(file.capture_drop_policy, DropPolicy::kBlock);
+  EXPECT_EQ(file.stages[0].drop_policy, DropPolicy::kBlock);
+  EXPECT_EQ(file.stages[0].queue, 2) << "one waiting frame per worker";
+  EXPECT_EQ(file.stages[0].max_latency_ms, 0);
+
+  const PipelineConfig live = parse_config_text(kGood, "p.yaml", "", {"source.pace=realtime"});
+  EXPECT_EQ(live.capture_drop_policy, DropPolicy::kDropOldest);
+  EXPECT_EQ(live.stages[0].drop_policy, DropPolicy::kDropOldest);
+  EXPECT_EQ(live.stages[1].drop_policy, DropPolicy::kDropOldest);
+}
+
+TEST(PipelineConfig, DropPolicyQueueAndMaxLatencyAreReadPerStage) {
+  const PipelineConfig c = parse_config_text(
+      kGood, "p.yaml", "",
+      {"source.drop_policy=drop_newest", "stages.edges.drop_policy=drop_oldest", "stages.edges.queue=5",
+       "stages.edges.max_latency_ms=250"});
+  EXPECT_EQ(c.capture_drop_policy, DropPolicy::kDropNewest);
+  EXPECT_EQ(c.stages[0].drop_policy, DropPolicy::kBlock);
+  EXPECT_EQ(c.stages[1].drop_policy, DropPolicy::kDropOldest);
+  EXPECT_EQ(c.stages[1].queue, 5);
+  EXPECT_EQ(c.stages[1].max_latency_ms, 250);
+  EXPECT_STREQ(drop_policy_name(c.stages[1].drop_policy), "drop_oldest");
+}
+
+TEST(PipelineConfig, BadDropPolicyQueueAndMaxLatencyAreNamedWithTheirPosition) {
+  std::string text = kGood;
+  text.replace(text.find("    workers: 2\n"), 15,
+               "    workers: 2\n    drop_policy: drop_latest\n    queue: 0\n    max_latency_ms: -5\n");
+  auto errors = errors_of(text);
+  ASSERT_EQ(errors.size(), 3u);
+  EXPECT_EQ(errors[0].path, "stages[0].drop_policy");
+  EXPECT_EQ(errors[0].line, 9);
+  EXPECT_NE(errors[0].message.find("block, drop_oldest, drop_newest"), std::string::npos) << errors[0].message;
+  EXPECT_EQ(errors[1].path, "stages[0].queue");
+  EXPECT_EQ(errors[2].path, "stages[0].max_latency_ms");
+}
+
 TEST(PipelineConfig, BadOverrideValueIsReportedAgainstTheCommandLine) {
   auto errors = errors_of(kGood, {"stages.edges.workers=0"});
   ASSERT_EQ(errors.size(), 1u);
