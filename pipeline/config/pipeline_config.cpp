@@ -226,6 +226,8 @@ PipelineConfig parse_document(YAML::Node root, ConfigDiagnostics& diag, const st
   ConfigReader limits = top.map("limits");
   config.frame_timeout_s = limits.number("frame_timeout", 30, 0, 86400);
   config.shutdown_grace_s = limits.number("shutdown_grace", 10, 0, 86400);
+  config.crash_limit = static_cast<int>(limits.integer("crash_limit", 5, 1, 1000));
+  config.crash_window_s = limits.positive_number("crash_window", 10, 86400);
   limits.finish();
 
   // Writing over the input would destroy it while it is read.

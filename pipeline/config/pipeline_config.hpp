@@ -61,6 +61,8 @@ struct PipelineConfig {
   double stats_interval_s = 5;
   double frame_timeout_s = 30;   // a worker making no progress this long while holding frames is killed
   double shutdown_grace_s = 10;  // after SIGINT/SIGTERM, frames still in flight after this are dropped
+  int crash_limit = 5;           // this many worker crashes ...
+  double crash_window_s = 10;    // ... within this many seconds end the run (exit 70)
 
   // Set by resolve():
   FrameFormat source_format, output_format;

@@ -1,5 +1,6 @@
 #include "pipeline/ops/op_chain.hpp"
 
+#include <atomic>
 #include <stdexcept>
 
 namespace cvpipe {
@@ -54,11 +55,16 @@ void OpChain::close() {
   }
 }
 
-Status OpChain::run(std::uint8_t* const buffers[2], int& current, FrameMeta& meta) {
+Status OpChain::run(std::uint8_t* const buffers[2], int& current, FrameMeta& meta, std::uint32_t* input_intact) {
+  std::uint8_t* const input = buffers[current];
   for (std::size_t i = 0; i < ops_.size(); ++i) {
     const FrameFormat& in_format = formats_[i];
     const FrameFormat& out_format = formats_[i + 1];
     const int target = in_place_[i] ? current : 1 - current;
+    if (input_intact && buffers[target] == input) {
+      std::atomic_ref<std::uint32_t>(*input_intact).store(0, std::memory_order_release);
+      input_intact = nullptr;
+    }
     cv::Mat in = header(in_format, buffers[current]);
     cv::Mat out = in_place_[i] ? in : header(out_format, buffers[target]);
     Status s;

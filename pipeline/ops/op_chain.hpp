@@ -34,8 +34,10 @@ class OpChain {
   void close();
 
   // Runs the chain on a frame in buffers[current]. On return `current` names the buffer holding
-  // the result, of format output().
-  Status run(std::uint8_t* const buffers[2], int& current, FrameMeta& meta);
+  // the result, of format output(). If `input_intact` is given, 0 is stored into it (release)
+  // just before an op first writes into the buffer that held the input: until then, the input
+  // is still there to run the chain on again.
+  Status run(std::uint8_t* const buffers[2], int& current, FrameMeta& meta, std::uint32_t* input_intact = nullptr);
 
   const FrameFormat& input() const noexcept { return input_; }
   const FrameFormat& output() const noexcept { return formats_.back(); }

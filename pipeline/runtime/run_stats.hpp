@@ -56,6 +56,7 @@ struct StageStats {
   std::atomic<std::uint64_t> busy_ns{0};        // time the stage's workers spent in ops
   std::atomic<std::uint64_t> queue_depth{0};    // frames waiting for a worker of this stage
   std::atomic<std::uint64_t> restarts{0};
+  std::atomic<std::uint64_t> retries{0};        // frames run again after their worker died
 };
 
 struct RunStats {

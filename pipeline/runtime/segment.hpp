@@ -37,6 +37,8 @@ struct SlotHeader {
   std::int32_t width, height, type;  // the format of the frame now in the slot
   std::uint32_t buffer;              // which of the slot's buffers holds it (0 or 1)
   std::uint32_t drop;                // a DropReason set by a worker (error: `error` says why); 0: none
+  std::uint32_t input_intact;        // 1 from dispatch until the worker first writes over the stage's input
+                                     // (atomic_ref): a frame whose worker died is retried only while 1
   std::int64_t dispatched_ns;        // when the router last handed it to a worker (CLOCK_MONOTONIC)
   std::int64_t ops_ns;               // how long that worker's ops took on it
   std::int64_t started_ns;           // when that worker started its ops on it

@@ -4,6 +4,8 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
+#include <cstdio>
 #include <cstdlib>
 #include <thread>
 
@@ -15,8 +17,6 @@
 namespace cvpipe {
 namespace {
 
-constexpr int kCrashLimit = 5;                          // crashes ...
-constexpr std::chrono::seconds kCrashWindow{10};        // ... within this window end the run
 constexpr std::chrono::milliseconds kRestartBackoff{100};  // doubled per recent crash, capped
 constexpr std::chrono::milliseconds kMaxBackoff{2000};
 
@@ -26,6 +26,7 @@ Supervisor::Supervisor(const PipelineConfig& config, Segment& segment, RunStats&
     : config_(config), segment_(segment), stats_(stats), hooks_(std::move(hooks)), log_(get_logger("supervisor")) {
   std::uint32_t control = 0;
   stages_ = std::vector<Stage>(config_.stages.size());
+  retried_.assign(segment_.slot_count(), false);
   exited_busy_ns_.assign(config_.stages.size(), 0);
   for (std::size_t s = 0; s < stages_.size(); ++s) {
     stages_[s].index = s;
@@ -114,6 +115,7 @@ void Supervisor::stop_now() noexcept {
 }
 
 void Supervisor::route(std::uint32_t slot, std::size_t next_stage) {
+  retried_[slot] = false;  // each stage may retry it once
   if (next_stage >= stages_.size()) {
     deliver(slot, DropReason::kNone);
     return;
@@ -133,6 +135,7 @@ void Supervisor::route(std::uint32_t slot, std::size_t next_stage) {
 }
 
 void Supervisor::deliver(std::uint32_t slot, DropReason reason) {
+  retried_[slot] = false;
   ++delivered_;
   hooks_.deliver(slot, reason);
 }
@@ -188,6 +191,7 @@ bool Supervisor::dispatch(Stage& stage) {
       continue;
     }
     segment_.slot(slot).dispatched_ns = now;  // before the push: then the slot is the worker's
+    std::atomic_ref<std::uint32_t>(segment_.slot(slot).input_intact).store(1, std::memory_order_relaxed);
     if (!best->in->try_push(slot)) {
       log_->critical("worker in ring full name={}", worker_name(stage, *best));
       std::abort();
@@ -209,14 +213,23 @@ void Supervisor::worker_died(Stage& stage, Worker& w, const std::string& how) {
   const std::uint32_t running = control.current_slot.load();
   log_->error("worker died name={} pid={} how=\"{}\" outstanding={}", worker_name(stage, w), w.process->pid(), how,
               w.outstanding.size());
-  // The slot it was running may be half-written: drop it. Those it had not started go back.
+  // Those it had not started go back to the front of the queue. The one it was running is
+  // retried once, on the next free worker, if its input is intact (no op had written over it
+  // yet); otherwise, or the second time, it is dropped.
   while (!w.outstanding.empty()) {
     const std::uint32_t slot = w.outstanding.back();
     w.outstanding.pop_back();
-    if (slot == running) {
-      deliver(slot, DropReason::kWorkerCrash);
-    } else {
+    if (slot != running) {
       stage.pending.push_front(slot);
+    } else if (!retried_[slot] &&
+               std::atomic_ref<std::uint32_t>(segment_.slot(slot).input_intact).load(std::memory_order_acquire)) {
+      retried_[slot] = true;
+      stats_.stages[stage.index]->retries.fetch_add(1, std::memory_order_relaxed);
+      log_->warn("frame retried seq={} after its worker died name={}", segment_.slot(slot).meta.seq,
+                 worker_name(stage, w));
+      stage.pending.push_front(slot);
+    } else {
+      deliver(slot, DropReason::kWorkerCrash);
     }
   }
   schedule_restart(stage, w, how);
@@ -225,11 +238,14 @@ void Supervisor::worker_died(Stage& stage, Worker& w, const std::string& how) {
 void Supervisor::schedule_restart(Stage& stage, Worker& w, const std::string& how) {
   const auto now = std::chrono::steady_clock::now();
   crash_times_.push_back(now);
-  std::erase_if(crash_times_, [&](auto t) { return now - t > kCrashWindow; });
-  if (static_cast<int>(crash_times_.size()) >= kCrashLimit) {
-    hooks_.fatal(kExitInternal, "workers crashed " + std::to_string(crash_times_.size()) + " times within " +
-                                    std::to_string(kCrashWindow.count()) + " s; last: " + worker_name(stage, w) +
-                                    " " + how);
+  const auto window = std::chrono::duration<double>(config_.crash_window_s);
+  std::erase_if(crash_times_, [&](auto t) { return now - t > window; });
+  if (static_cast<int>(crash_times_.size()) >= config_.crash_limit) {
+    char seconds[32];
+    std::snprintf(seconds, sizeof seconds, "%g", config_.crash_window_s);
+    hooks_.fatal(kExitInternal, "workers crashed " + std::to_string(crash_times_.size()) + " times within " + seconds +
+                                    " s (limits.crash_limit, limits.crash_window): stopping; last: " +
+                                    worker_name(stage, w) + " " + how);
     stop_now_.store(true);
     return;
   }

@@ -117,6 +117,7 @@ class Supervisor {
   std::atomic<bool> stop_now_{false};
   std::uint64_t delivered_ = 0;  // frames handed to the writer (written or dropped)
   std::vector<std::chrono::steady_clock::time_point> crash_times_;
+  std::vector<bool> retried_;  // by slot: already retried once in its current stage
   std::chrono::steady_clock::time_point next_hang_check_{};
   std::shared_ptr<spdlog::logger> log_;
 };

@@ -138,7 +138,10 @@ int worker_main(const WorkerArgs& args) {
       } else {
         std::uint8_t* const buffers[2] = {segment.buffer(index, 0), segment.buffer(index, two_buffers ? 1 : 0)};
         int current = static_cast<int>(h.buffer);
-        s = chain.run(buffers, current, h.meta);
+        // Ops change a copy of the metadata: a frame retried after a crash starts from the original.
+        FrameMeta meta = h.meta;
+        s = chain.run(buffers, current, meta, &h.input_intact);
+        h.meta = meta;
         h.buffer = static_cast<std::uint32_t>(current);
         h.width = chain.output().width;
         h.height = chain.output().height;

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -86,6 +87,10 @@ int main(int argc, char** argv) {
   if (argc >= 3 && std::strcmp(argv[1], "--test-child") == 0) {
     return cvpipe::run_test_child(argv[2], argc - 3, argv + 3);
   }
+  // Tests crash workers on purpose (signals, the crash op): no core files from them or their
+  // children, whatever the machine's ulimit.
+  const rlimit no_core{0, 0};
+  setrlimit(RLIMIT_CORE, &no_core);
   ::testing::InitGoogleTest(&argc, argv);
   return RUN_ALL_TESTS();
 }
