@@ -137,6 +137,7 @@ int run_or_validate(const Command& cmd) {
   }
   RunOptions options;
   options.inline_mode = cmd.inline_mode;
+  options.reload = [cmd] { return load_config(cmd.config, cmd.overrides); };
   return run_pipeline(config, std::move(source), options);
 }
 

@@ -18,6 +18,7 @@
 #include "pipeline/core/clock.hpp"
 #include "pipeline/core/errors.hpp"
 #include "pipeline/ops/op_chain.hpp"
+#include "pipeline/config/reload.hpp"
 #include "pipeline/runtime/logging.hpp"
 #include "pipeline/runtime/reorder_buffer.hpp"
 #include "pipeline/runtime/run_stats.hpp"
@@ -96,6 +97,8 @@ class RateLimitedLog {
   std::uint64_t suppressed_ = 0;
 };
 
+constexpr int kSpareWorkers = 64;  // worker controls beyond the config's, for SIGHUP to add workers
+
 struct WriterItem {
   std::uint32_t slot = kNoSlot;  // kNoSlot: end of the run
   DropReason reason = DropReason::kNone;
@@ -120,6 +123,7 @@ class Run {
     source_->interrupt();
   }
   void log_stats(double interval_s);
+  void reload_config();
   void print_summary(double wall_s);
   std::unique_ptr<OpChain> inline_chain(std::size_t stage);
 
@@ -386,13 +390,44 @@ void Run::log_stats(double interval_s) {
   for (std::size_t s = 0; s < stats_.stages.size(); ++s) {
     const StageStats& st = *stats_.stages[s];
     const std::uint64_t busy = st.busy_ns.load();
-    const double share = static_cast<double>(busy - last_busy_[s]) / (interval_s * 1e9 * st.workers);
+    const double share = static_cast<double>(busy - last_busy_[s]) / (interval_s * 1e9 * std::max(1, st.workers.load()));
     last_busy_[s] = busy;
-    line << " | " << st.name << " workers=" << (options_.inline_mode ? 0 : st.workers) << " busy=" << share * 100 << "%";
+    line << " | " << st.name << " workers=" << (options_.inline_mode ? 0 : st.workers.load()) << " busy=" << share * 100 << "%";
     if (!options_.inline_mode) line << " queue=" << st.queue_depth.load();
     line << " done=" << st.processed.load();
   }
   log_->info("{}", line.str());
+}
+
+void Run::reload_config() {
+  if (options_.inline_mode || !supervisor_ || !options_.reload) {
+    log_->warn("SIGHUP received: an --inline run has no workers to resize; ignored");
+    return;
+  }
+  log_->info("SIGHUP received: reading {} again", config_.file);
+  PipelineConfig next;
+  try {
+    next = options_.reload();
+  } catch (const ConfigException& e) {
+    for (const auto& error : e.errors()) log_->error("{}", error.to_string());
+    log_->error("config reload failed ({} error{}): the running config stays", e.errors().size(),
+                e.errors().size() == 1 ? "" : "s");
+    return;
+  }
+  const ReloadPlan plan = plan_reload(config_, next);
+  for (const auto& what : plan.ignored)
+    log_->warn("config reload: {} changed, which cannot change on a running daemon: ignored (restart to apply)", what);
+  int total = 0;
+  for (int n : plan.workers) total += n;
+  if (plan.resized.empty()) {
+    log_->info("config reload: no worker count changed");
+    return;
+  }
+  std::string resized;
+  for (const auto& r : plan.resized) resized += (resized.empty() ? "" : ", ") + r;
+  log_->info("config reload: workers {} ({} in all)", resized, total);
+  for (std::size_t s = 0; s < plan.workers.size(); ++s) config_.stages[s].workers = plan.workers[s];
+  supervisor_->request_workers(plan.workers);
 }
 
 void Run::print_summary(double wall_s) {
@@ -414,7 +449,7 @@ void Run::print_summary(double wall_s) {
     << "\",\"exit_code\":" << exit_code_ << ",\"stages\":[";
   for (std::size_t s = 0; s < stats_.stages.size(); ++s) {
     const StageStats& st = *stats_.stages[s];
-    j << (s ? "," : "") << "{\"name\":" << json_string(st.name) << ",\"workers\":" << (options_.inline_mode ? 0 : st.workers)
+    j << (s ? "," : "") << "{\"name\":" << json_string(st.name) << ",\"workers\":" << (options_.inline_mode ? 0 : st.workers.load())
       << ",\"frames_processed\":" << st.processed.load() << ",\"busy_seconds\":" << static_cast<double>(st.busy_ns.load()) / 1e9
       << ",\"restarts\":" << st.restarts.load() << ",\"retries\":" << st.retries.load() << "}";
   }
@@ -439,7 +474,8 @@ int Run::execute() {
   sizes.slots = static_cast<std::uint32_t>(config_.slots);
   sizes.buffers_per_slot = static_cast<std::uint32_t>(config_.buffers_per_slot);
   sizes.frame_bytes = config_.frame_bytes;
-  sizes.worker_capacity = static_cast<std::uint32_t>(std::max(total_workers, 1));
+  // Room for a SIGHUP to add workers (and for retiring ones to overlap their replacements).
+  sizes.worker_capacity = static_cast<std::uint32_t>(total_workers + kSpareWorkers);
   sizes.config_text = config_.resolved_yaml;
   segment_.emplace(Segment::create(sizes));
 
@@ -542,7 +578,7 @@ int Run::execute() {
         if (supervisor_) supervisor_->stop_now();
       }
     } else if (sig == SIGHUP) {
-      log_->warn("SIGHUP received: reloading the config on a running daemon is not supported yet; ignored");
+      reload_config();
     }
     if (drain_deadline && stop_signals == 1 && Clock::now() >= *drain_deadline) {
       log_->warn("frames still in flight after limits.shutdown_grace={:.0f} s: dropping them", config_.shutdown_grace_s);

@@ -5,6 +5,7 @@
 // Threads hand slots to each other through moodycamel queues: free slots (writer -> capture),
 // captured slots (capture -> router, with the router's doorbell), finished slots (router ->
 // writer). Only slot indices move; pixels stay in the shared segment.
+#include <functional>
 #include <memory>
 
 #include "pipeline/config/pipeline_config.hpp"
@@ -14,6 +15,8 @@ namespace cvpipe {
 
 struct RunOptions {
   bool inline_mode = false;  // run the ops in the capture thread; no worker processes
+  // Reads the config again (SIGHUP), with the same --set overrides; throws ConfigException.
+  std::function<PipelineConfig()> reload;
 };
 
 // Blocks the signals the daemon handles (SIGINT, SIGTERM, SIGHUP, SIGCHLD, SIGUSR1) in the calling thread

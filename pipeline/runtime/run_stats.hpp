@@ -51,7 +51,7 @@ DropReason drop_reason_from_code(std::uint32_t code);
 
 struct StageStats {
   std::string name;
-  int workers = 0;
+  std::atomic<int> workers{0};  // changes when a SIGHUP resizes the stage
   std::atomic<std::uint64_t> processed{0};      // frames the stage's workers finished (incl. failed)
   std::atomic<std::uint64_t> busy_ns{0};        // time the stage's workers spent in ops
   std::atomic<std::uint64_t> queue_depth{0};    // frames waiting for a worker of this stage

@@ -32,13 +32,13 @@ Supervisor::Supervisor(const PipelineConfig& config, Segment& segment, RunStats&
     stages_[s].index = s;
     stages_[s].config = &config_.stages[s];
     stages_[s].workers = std::vector<Worker>(static_cast<std::size_t>(config_.stages[s].workers));
-    int number = 0;
     for (auto& w : stages_[s].workers) {
       w.control = control++;
-      w.number = number++;
+      w.number = stages_[s].next_number++;
     }
   }
   if (control > segment_.header().worker_capacity) throw std::logic_error("more workers than worker controls");
+  for (std::uint32_t c = segment_.header().worker_capacity; c > control; --c) free_controls_.push_back(c - 1);
 }
 
 Supervisor::~Supervisor() {
@@ -114,6 +114,81 @@ void Supervisor::stop_now() noexcept {
   segment_.header().router_bell.ring();
 }
 
+void Supervisor::request_workers(std::vector<int> per_stage) {
+  {
+    std::lock_guard lock(resize_mutex_);
+    resize_request_ = std::move(per_stage);
+  }
+  resize_requested_.store(true, std::memory_order_release);
+  segment_.header().router_bell.ring();
+}
+
+void Supervisor::apply_resize(const std::vector<int>& per_stage) {
+  for (std::size_t s = 0; s < stages_.size() && s < per_stage.size(); ++s) resize_stage(stages_[s], per_stage[s]);
+}
+
+void Supervisor::resize_stage(Stage& stage, int target) {
+  const auto active = [&] {
+    return static_cast<int>(std::count_if(stage.workers.begin(), stage.workers.end(),
+                                          [](const Worker& w) { return !w.retiring && !w.removed; }));
+  };
+  const int before = active();
+  if (target == before) return;
+  while (active() < target) {
+    if (free_controls_.empty()) {
+      log_->error("stage {}: cannot start more than {} workers in all on this run (restart the daemon for more); "
+                  "workers={}", stage.config->name, segment_.header().worker_capacity, active());
+      break;
+    }
+    Worker w;
+    w.control = free_controls_.back();
+    free_controls_.pop_back();
+    w.number = stage.next_number++;
+    stage.workers.push_back(std::move(w));
+    Worker& added = stage.workers.back();
+    try {
+      spawn(stage, added);
+    } catch (const std::exception& e) {
+      log_->error("worker start failed name={} error=\"{}\"", worker_name(stage, added), e.what());
+      schedule_restart(stage, added, std::string("start failed: ") + e.what());
+    }
+  }
+  while (active() > target) {
+    // Retire a worker waiting for a restart first (nothing to stop), else the least loaded.
+    Worker* victim = nullptr;
+    for (auto& w : stage.workers) {
+      if (w.retiring || w.removed) continue;
+      if (!w.running) {
+        victim = &w;
+        break;
+      }
+      if (!victim || w.outstanding.size() < victim->outstanding.size()) victim = &w;
+    }
+    victim->retiring = true;
+    if (!victim->running) {
+      remove_worker(*victim);
+      continue;
+    }
+    (void)victim->in->try_push(kStopWorker);  // after the frames it holds: it finishes them first
+    segment_.worker(victim->control).bell.ring();
+  }
+  stats_.stages[stage.index]->workers.store(active(), std::memory_order_relaxed);
+  log_->info("stage {} workers {} -> {}", stage.config->name, before, active());
+}
+
+void Supervisor::remove_worker(Worker& w) {
+  if (w.removed) return;
+  w.removed = true;
+  w.running = false;
+  w.restart_at = {};
+  if (w.process) w.process.reset();  // reaped already (or never started)
+  free_controls_.push_back(w.control);
+}
+
+void Supervisor::erase_removed() {
+  for (auto& stage : stages_) std::erase_if(stage.workers, [](const Worker& w) { return w.removed; });
+}
+
 void Supervisor::route(std::uint32_t slot, std::size_t next_stage) {
   retried_[slot] = false;  // each stage may retry it once
   if (next_stage >= stages_.size()) {
@@ -175,7 +250,7 @@ bool Supervisor::dispatch(Stage& stage) {
   while (!stage.pending.empty()) {
     Worker* best = nullptr;
     for (auto& w : stage.workers) {
-      if (!w.running) continue;  // restart pending
+      if (!w.running || w.retiring) continue;  // restart pending, or being retired
       // A (re)started worker gets frames once its ops are open: none wait on a loading process.
       if (!segment_.worker(w.control).ready.load(std::memory_order_acquire)) continue;
       if (static_cast<int>(w.outstanding.size()) >= kDepth) continue;
@@ -232,6 +307,10 @@ void Supervisor::worker_died(Stage& stage, Worker& w, const std::string& how) {
       deliver(slot, DropReason::kWorkerCrash);
     }
   }
+  if (w.retiring) {
+    remove_worker(w);  // it was leaving anyway: not replaced
+    return;
+  }
   schedule_restart(stage, w, how);
 }
 
@@ -262,8 +341,18 @@ bool Supervisor::reap_and_restart() {
   const bool exited = child_exited_.exchange(false, std::memory_order_acq_rel);
   for (auto& stage : stages_) {
     for (auto& w : stage.workers) {
+      if (w.removed) continue;
       if (exited && w.running) {
         if (auto status = w.process->try_wait()) {
+          collect(stage, w);
+          if (w.retiring && !status->signaled && status->code == kWorkerExitOk && w.outstanding.empty()) {
+            // Stopped by a resize after handing back every frame it held.
+            exited_busy_ns_[stage.index] += segment_.worker(w.control).busy_ns.load();
+            log_->info("worker retired name={} pid={}", worker_name(stage, w), w.process->pid());
+            remove_worker(w);
+            any = true;
+            continue;
+          }
           worker_died(stage, w,
                       w.killed_as_hung ? "hung for " + std::to_string(static_cast<int>(config_.frame_timeout_s)) +
                                              " s (limits.frame_timeout), killed"
@@ -295,7 +384,7 @@ void Supervisor::kill_hung_workers() {
   const auto timeout = std::chrono::duration<double>(config_.frame_timeout_s);
   for (auto& stage : stages_) {
     for (auto& w : stage.workers) {
-      if (!w.running || w.killed_as_hung) continue;
+      if (!w.running || w.killed_as_hung || w.removed) continue;
       // A worker bumps its heartbeat every turn of its loop: one that holds frames and has not
       // turned for frame_timeout is stuck in an op (or stopped).
       const std::uint64_t beat = segment_.worker(w.control).heartbeat.load(std::memory_order_relaxed);
@@ -344,6 +433,15 @@ void Supervisor::run() {
       route(slot, 0);
       progress = true;
     }
+    if (resize_requested_.exchange(false, std::memory_order_acq_rel)) {
+      std::optional<std::vector<int>> request;
+      {
+        std::lock_guard lock(resize_mutex_);
+        request.swap(resize_request_);
+      }
+      if (request) apply_resize(*request);
+      progress = true;
+    }
     for (auto& stage : stages_)
       for (auto& w : stage.workers) progress |= collect(stage, w);
     for (auto& stage : stages_) progress |= dispatch(stage);
@@ -355,6 +453,7 @@ void Supervisor::run() {
                              [](const Worker& w) { return w.restart_at != std::chrono::steady_clock::time_point{}; });
         }))
       progress |= reap_and_restart();
+    erase_removed();
     if (stop_now_.load(std::memory_order_acquire)) {
       // Take what capture still hands over, then drop all of it.
       while (hooks_.next_captured(slot)) {

@@ -13,6 +13,12 @@
 // stage's max_latency_ms is dropped as too_old instead of dispatched (its worker checks again
 // when it starts). Under block the queue is bounded by the slots alone.
 //
+// Live resizing: request_workers() (from any thread; SIGHUP with a changed config) sets each
+// stage's worker count. The router starts new workers (they get frames once ready) and retires
+// surplus ones with the stop marker: a retiring worker gets no new frames, finishes and hands back
+// what it holds, and exits; nothing is dropped. Worker controls are reused, up to the segment's
+// worker capacity.
+//
 // A worker that dies is noticed through SIGCHLD (the daemon's signal thread calls
 // notify_child_exit()), its finished slots are collected, the slot it was running is dropped
 // (reason worker_crash), the slots it had not started go back to the front of the stage's queue,
@@ -23,6 +29,7 @@
 #include <deque>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <vector>
@@ -67,6 +74,9 @@ class Supervisor {
   void notify_child_exit() noexcept;
   // Ends run() at the next turn: outstanding frames are dropped as aborted.
   void stop_now() noexcept;
+  // Called from any thread: sets the worker count of every stage (one entry per stage), applied
+  // by the router on its next turn.
+  void request_workers(std::vector<int> per_stage);
   // Stops every worker (stop marker, then SIGTERM/SIGKILL after `grace`) and reaps it.
   void stop_workers(std::chrono::milliseconds grace);
 
@@ -84,6 +94,8 @@ class Supervisor {
     std::uint64_t heartbeat = 0;                          // as last seen
     std::chrono::steady_clock::time_point heartbeat_at{};  // when it last changed
     bool killed_as_hung = false;
+    bool retiring = false;  // sent the stop marker by a resize: no new frames, not restarted
+    bool removed = false;   // gone for good: erased at the end of the turn, its control freed
     int number = 0;  // within the stage, for the logger name
   };
   struct Stage {
@@ -91,6 +103,7 @@ class Supervisor {
     const StageConfig* config = nullptr;
     std::deque<std::uint32_t> pending;
     std::vector<Worker> workers;
+    int next_number = 0;  // for the next worker's name
   };
 
   void spawn(Stage& stage, Worker& w);
@@ -105,6 +118,12 @@ class Supervisor {
   // Counts a crash; after too many in the window, ends the run; else restarts after a backoff.
   void schedule_restart(Stage& stage, Worker& w, const std::string& how);
   void drop_everything(DropReason reason);
+  void apply_resize(const std::vector<int>& per_stage);
+  void resize_stage(Stage& stage, int target);
+  // A worker that is gone for good (retired, or of a retired slot): its busy time is kept, its
+  // control goes back to the free list.
+  void remove_worker(Worker& w);
+  void erase_removed();
   std::string worker_name(const Stage& stage, const Worker& w) const;
 
   const PipelineConfig& config_;
@@ -118,6 +137,10 @@ class Supervisor {
   std::uint64_t delivered_ = 0;  // frames handed to the writer (written or dropped)
   std::vector<std::chrono::steady_clock::time_point> crash_times_;
   std::vector<bool> retried_;  // by slot: already retried once in its current stage
+  std::vector<std::uint32_t> free_controls_;  // worker controls no process uses
+  std::mutex resize_mutex_;
+  std::optional<std::vector<int>> resize_request_;  // guarded by resize_mutex_
+  std::atomic<bool> resize_requested_{false};
   std::chrono::steady_clock::time_point next_hang_check_{};
   std::shared_ptr<spdlog::logger> log_;
 };
