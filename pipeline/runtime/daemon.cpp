@@ -145,6 +145,10 @@ class Run {
   std::atomic<bool> capture_done_{false};
   std::atomic<bool> run_done_{false};
   std::uint64_t next_order_ = 0;      // capture thread: frames handed to the pipeline so far
+  // By slot: the position of its frame among those that entered the pipeline, which the writer
+  // restores. Kept here, not in shared memory, so no worker can disturb the order. Written by
+  // capture, read by the writer after the slot has passed through the queues between them.
+  std::vector<std::uint64_t> slot_order_;
   std::uint64_t captured_total_ = 0;  // published by capture_done_
 
   std::mutex exit_mutex_;
@@ -179,7 +183,7 @@ void Run::submit(std::uint32_t slot, const FrameMeta& meta, std::vector<std::uni
   const FrameFormat format = config_.source_format;
   SlotHeader& h = segment_->slot(slot);
   h.meta = meta;
-  h.order = next_order_++;
+  slot_order_[slot] = next_order_++;
   h.width = format.width;
   h.height = format.height;
   h.type = format.type;
@@ -310,12 +314,17 @@ void Run::write_one(const WriterItem& item) {
   DropReason reason = item.reason;
   if (reason == DropReason::kNone && output_failed_) reason = DropReason::kAborted;
   if (reason == DropReason::kNone) {
+    // Written by a worker process: checked before it is used to read the slot.
     const FrameFormat f{h.width, h.height, h.type};
     if (f != config_.output_format || h.buffer >= segment_->header().buffers_per_slot) {
-      get_logger("writer")->critical("slot {} holds a {} frame, expected {}", item.slot, f.describe(),
-                                     config_.output_format.describe());
-      std::abort();
+      set_slot_error(h, "the slot holds a " + f.describe() + " frame in buffer " + std::to_string(h.buffer) +
+                            ", expected " + config_.output_format.describe());
+      reason = DropReason::kError;
+      get_logger("writer")->error("frame dropped reason=error seq={} error=\"{}\"", h.meta.seq, h.error);
     }
+  }
+  if (reason == DropReason::kNone) {
+    const FrameFormat f{h.width, h.height, h.type};
     const cv::Mat frame(f.height, f.width, f.type, segment_->buffer(item.slot, h.buffer));
     if (Status s = sink_->write(frame, h.meta); !s) {
       output_failed_ = true;
@@ -350,7 +359,7 @@ void Run::writer_loop() {
       drops.warn(*log, "frame dropped reason=error seq={} error=\"{}\"", h.meta.seq, h.error);
     else if (item.reason == DropReason::kWorkerCrash)
       drops.warn(*log, "frame dropped reason=worker_crash seq={}", h.meta.seq);
-    reorder.insert(h.order, item);
+    reorder.insert(slot_order_[item.slot], item);
     while (auto next = reorder.pop_next()) write_one(*next);
   }
   if (reorder.size() != 0) {
@@ -490,6 +499,7 @@ int Run::execute() {
 
   sink_ = config_.sink.open(config_.output_format, config_.fps);  // OutputError -> 73 before anything runs
   log_->info("output sink=\"{}\" format={}", config_.sink.description, config_.output_format.describe());
+  slot_order_.assign(segment_->slot_count(), 0);
   for (std::uint32_t i = 0; i < segment_->slot_count(); ++i) free_slots_.enqueue(i);
 
   std::thread router;

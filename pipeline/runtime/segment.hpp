@@ -33,7 +33,6 @@ inline constexpr std::uint32_t kStopWorker = 0xFFFFFFFEu;  // sent on a worker's
 // then the writer); handed over through a ring, whose release/acquire orders these plain fields.
 struct SlotHeader {
   FrameMeta meta;
-  std::uint64_t order;               // position among the frames that entered the pipeline (the writer's order)
   std::int32_t width, height, type;  // the format of the frame now in the slot
   std::uint32_t buffer;              // which of the slot's buffers holds it (0 or 1)
   std::uint32_t drop;                // a DropReason set by a worker (error: `error` says why); 0: none

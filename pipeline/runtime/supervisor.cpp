@@ -68,6 +68,7 @@ void Supervisor::spawn(Stage& stage, Worker& w) {
   w.process.emplace(ChildProcess::spawn(worker_argv(args), {segment_.fd()}));
   w.running = true;
   w.killed_as_hung = false;
+  w.misbehaved = false;
   w.heartbeat = 0;
   w.heartbeat_at = std::chrono::steady_clock::now();
   log_->debug("worker started name={} pid={}", args.name, w.process->pid());
@@ -216,17 +217,20 @@ void Supervisor::deliver(std::uint32_t slot, DropReason reason) {
 }
 
 bool Supervisor::collect(Stage& stage, Worker& w) {
-  if (!w.out) return false;
+  if (!w.out || w.misbehaved) return false;
   bool any = false;
   std::int64_t now = 0;
   std::uint32_t slot;
   while (w.out->try_pop(slot)) {
     if (now == 0) now = monotonic_ns();
     any = true;
-    // A worker returns slots in the order it got them; anything else is a broken invariant.
+    // A worker returns slots in the order it got them. One that does not is broken (or its
+    // memory is): nothing more is taken from it, and it is killed and handled as crashed.
     if (w.outstanding.empty() || w.outstanding.front() != slot) {
-      log_->critical("worker returned slot {} it was not running name={}", slot, worker_name(stage, w));
-      std::abort();
+      log_->error("worker returned slot {} it was not given name={}: killing it", slot, worker_name(stage, w));
+      w.misbehaved = true;
+      w.process->signal(SIGKILL);
+      return true;
     }
     w.outstanding.pop_front();
     const SlotHeader& h = segment_.slot(slot);

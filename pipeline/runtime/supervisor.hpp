@@ -94,6 +94,7 @@ class Supervisor {
     std::uint64_t heartbeat = 0;                          // as last seen
     std::chrono::steady_clock::time_point heartbeat_at{};  // when it last changed
     bool killed_as_hung = false;
+    bool misbehaved = false;  // handed back a slot it was not given: killed, nothing more read from it
     bool retiring = false;  // sent the stop marker by a resize: no new frames, not restarted
     bool removed = false;   // gone for good: erased at the end of the turn, its control freed
     int number = 0;  // within the stage, for the logger name
