@@ -1,11 +1,20 @@
 // images: one image file per frame, named by a printf-style pattern with the frame's sequence
-// number; the extension picks the format (png, jpg, bmp, ...).
+// number; the extension picks the format (png, jpg, bmp, ...). Each image is encoded in memory,
+// written to a temporary name and renamed, so a file with the final name is always complete (a
+// full disk or a vanished folder stops the run without leaving a truncated image).
 //   sink:
 //     type: images
 //     path: out/frames/%06d.png     # exactly one %d, optionally with a width: %d, %6d, %06d
+#include <fcntl.h>
+#include <unistd.h>
+
 #include <opencv2/imgcodecs.hpp>
 
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
 #include <regex>
+#include <vector>
 
 #include "pipeline/core/errors.hpp"
 #include "pipeline/sinks/sink.hpp"
@@ -34,13 +43,24 @@ class ImagesSink final : public Sink {
 
   Status write(const cv::Mat& frame, const FrameMeta& meta) override {
     const std::string path = pattern_.format(meta.seq);
+    const std::size_t dot = path.rfind('.');
     bool ok = false;
     try {
-      ok = cv::imwrite(path, frame);
+      ok = cv::imencode(dot == std::string::npos ? ".png" : path.substr(dot), frame, encoded_);
     } catch (const cv::Exception& e) {
-      return Status::error("cannot write image " + path + ": " + e.what());
+      return Status::error("cannot encode image " + path + ": " + e.what());
     }
-    if (!ok) return Status::error("cannot write image " + path);
+    if (!ok) return Status::error("cannot encode image " + path);
+    const std::string temporary = path + ".part";
+    if (Status s = write_file(temporary, encoded_); !s) {
+      ::unlink(temporary.c_str());
+      return Status::error("cannot write image " + path + ": " + s.message());
+    }
+    if (::rename(temporary.c_str(), path.c_str()) != 0) {
+      const int error = errno;
+      ::unlink(temporary.c_str());
+      return Status::error("cannot write image " + path + ": " + std::strerror(error));
+    }
     ++written_;
     return Status::ok();
   }
@@ -48,7 +68,25 @@ class ImagesSink final : public Sink {
   std::int64_t frames_written() const override { return written_; }
 
  private:
+  static Status write_file(const std::string& path, const std::vector<uchar>& bytes) {
+    const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd < 0) return Status::error(std::strerror(errno));
+    for (std::size_t done = 0; done < bytes.size();) {
+      const ssize_t n = ::write(fd, bytes.data() + done, bytes.size() - done);
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) {
+        const int error = n < 0 ? errno : ENOSPC;
+        ::close(fd);
+        return Status::error(std::strerror(error));
+      }
+      done += static_cast<std::size_t>(n);
+    }
+    if (::close(fd) != 0) return Status::error(std::strerror(errno));  // NFS and friends report late
+    return Status::ok();
+  }
+
   FilePattern pattern_;
+  std::vector<uchar> encoded_;
   std::int64_t written_ = 0;
 };
 

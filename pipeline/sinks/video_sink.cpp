@@ -1,13 +1,23 @@
 // video: encodes frames with OpenCV's FFmpeg backend into any container and fourcc it writes.
 // One-channel frames are converted to BGR. The frame rate is the source's unless given.
+//
+// OpenCV's VideoWriter reports no write error, and an MP4 whose disk filled up before its index
+// (written at the end) is unplayable. So the sink keeps room to finalize: before each frame it
+// checks the free space on the output's disk against an estimate of what the next frames and the
+// index need, and stops the run (exit 73) while the video can still be closed properly.
 //   sink:
 //     type: video
 //     path: out/result.mp4     # relative to the config file; folders are created
 //     fourcc: mp4v             # four characters: mp4v, MJPG, XVID, avc1 (if FFmpeg has it), ...
 //     fps: 0                   # 0: the source's frame rate
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+
 #include <opencv2/imgproc.hpp>
 #include <opencv2/videoio.hpp>
 
+#include <algorithm>
+#include <cstdio>
 #include <filesystem>
 
 #include "pipeline/core/errors.hpp"
@@ -27,6 +37,10 @@ class VideoSink final : public Sink {
       throw OutputError("cannot create video " + path_ + " (fourcc " + fourcc +
                         "): the folder is not writable or FFmpeg cannot encode this fourcc into this container");
     if (format.channels() == 1) bgr_.create(format.height, format.width, CV_8UC3);
+    dir_ = std::filesystem::path(path_).parent_path().string();
+    if (dir_.empty()) dir_ = ".";
+    // Until the file shows how well frames compress: a quarter of a raw frame each.
+    frame_bytes_ = static_cast<double>(format.width) * format.height * 3 / 4;
     if (format.width % 2 || format.height % 2)
       get_logger("writer")->warn("frames are {}: OpenCV's FFmpeg writer needs even sizes, so the video will be "
                                  "{}x{}, cropped (the images sink keeps every pixel)",
@@ -35,6 +49,7 @@ class VideoSink final : public Sink {
   ~VideoSink() override { (void)close(); }
 
   Status write(const cv::Mat& frame, const FrameMeta&) override {
+    if (Status room = check_room(); !room) return room;
     if (frame.channels() == 1) {
       cv::cvtColor(frame, bgr_, cv::COLOR_GRAY2BGR);
       writer_.write(bgr_);
@@ -64,7 +79,29 @@ class VideoSink final : public Sink {
   std::int64_t frames_written() const override { return written_; }
 
  private:
-  std::string path_;
+  Status check_room() {
+    // The file's growth tells the encoded frame size (FFmpeg buffers a little: an average).
+    if (written_ > 0 && written_ % 8 == 0) {
+      struct stat st;
+      if (::stat(path_.c_str(), &st) == 0 && st.st_size > 0)
+        frame_bytes_ = static_cast<double>(st.st_size) / static_cast<double>(written_);
+    }
+    struct statvfs fs;
+    if (::statvfs(dir_.c_str(), &fs) != 0) return Status::ok();  // cannot tell: write on
+    const double available = static_cast<double>(fs.f_bavail) * static_cast<double>(fs.f_frsize);
+    // What is buffered and the next frames (8 at the estimated size, counting a key frame as
+    // several), FFmpeg's I/O buffer, and the index: about 64 bytes a frame in MP4, with margin.
+    const double needed = 8 * frame_bytes_ + 1024.0 * 1024 + 64.0 * static_cast<double>(written_ + 1);
+    if (available >= needed) return Status::ok();
+    char text[160];
+    std::snprintf(text, sizeof text, "the disk of %s is nearly full (%.1f MiB left, %.1f MiB needed to go on and "
+                  "finalize it): stopping while the video can still be closed", path_.c_str(), available / 1048576.0,
+                  needed / 1048576.0);
+    return Status::error(text);
+  }
+
+  std::string path_, dir_;
+  double frame_bytes_ = 0;
   cv::VideoWriter writer_;
   cv::Mat bgr_;
   std::int64_t written_ = 0;
