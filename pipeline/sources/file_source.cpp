@@ -2,6 +2,7 @@
 //   source:
 //     type: file
 //     path: samples/clip.mp4     # relative to the config file
+//     loop: false                # true: start again at the end, forever (media time keeps increasing)
 #include <sys/stat.h>
 
 #include <opencv2/videoio.hpp>
@@ -17,16 +18,9 @@ namespace {
 
 class FileSource final : public Source {
  public:
-  explicit FileSource(const std::string& path) : path_(path) {
-    // Open errors are reported by us, in one line; OpenCV's own would be noise.
-    if (!cap_.open(path_, cv::CAP_FFMPEG))
-      throw InputError("cannot open video file " + path_ + ": not a video FFmpeg can decode");
-    // The first frame tells the true frame size (the container's may be before rotation) and
-    // proves the file decodes; it is handed out by the first read().
-    if (!cap_.read(first_) || first_.empty())
-      throw InputError("cannot read video file " + path_ + ": no frame could be decoded");
+  FileSource(const std::string& path, bool loop) : path_(path), loop_(loop) {
+    open_file();
     format_ = FrameFormat{first_.cols, first_.rows, first_.type()};
-    first_pts_us_ = static_cast<std::int64_t>(std::llround(cap_.get(cv::CAP_PROP_POS_MSEC) * 1000.0));
     fps_ = cap_.get(cv::CAP_PROP_FPS);
     if (!(fps_ > 0 && fps_ < 1000)) fps_ = 25;
     const double count = cap_.get(cv::CAP_PROP_FRAME_COUNT);
@@ -35,48 +29,89 @@ class FileSource final : public Source {
 
   FrameFormat format() const override { return format_; }
   double fps() const override { return fps_; }
-  std::int64_t frame_count() const override { return frame_count_; }
+  // Looping, the file never ends.
+  std::int64_t frame_count() const override { return loop_ ? -1 : frame_count_; }
 
   Read read(cv::Mat& into, FrameMeta& meta, std::string& error) override {
-    if (!first_.empty()) {
-      first_.copyTo(into);
-      first_.release();
-      meta.pts_us = first_pts_us_;
-      return Read::kFrame;
-    }
+    if (!first_.empty()) return hand_out_first(into, meta);
     uchar* const target = into.data;
     if (!cap_.grab()) {
       // The end, or the file stops short of what its container announces (truncated or damaged).
       // Containers that only estimate the count (from duration x fps) may be off by a frame or two.
-      if (frame_count_ > 0 && frame_count_ - static_cast<std::int64_t>(meta.seq) > std::max<std::int64_t>(2, frame_count_ / 100)) {
-        error = path_ + " ends after " + std::to_string(meta.seq) + " of the " + std::to_string(frame_count_) +
+      if (frame_count_ > 0 && frame_count_ - pass_frames_ > std::max<std::int64_t>(2, frame_count_ / 100)) {
+        error = path_ + " ends after " + std::to_string(pass_frames_) + " of the " + std::to_string(frame_count_) +
                 " frames it announces (truncated or damaged)";
         return Read::kError;
       }
-      return Read::kEnd;
+      if (!loop_) return Read::kEnd;
+      // Again from the start: reopened rather than seeked, which FFmpeg does exactly for every
+      // container. The next pass's media time follows this one's last frame.
+      const std::int64_t next_pts = last_pts_us_ + static_cast<std::int64_t>(std::llround(1e6 / fps_));
+      try {
+        open_file();
+      } catch (const InputError& e) {
+        error = std::string(e.what()) + " (reopening it to loop)";
+        return Read::kError;
+      }
+      if (FrameFormat{first_.cols, first_.rows, first_.type()} != format_) {
+        error = path_ + " changed to " + std::to_string(first_.cols) + "x" + std::to_string(first_.rows) +
+                " frames while looping";
+        return Read::kError;
+      }
+      pts_offset_us_ = next_pts - first_pts_us_;
+      return hand_out_first(into, meta);
     }
     if (!cap_.retrieve(into)) {
-      error = "cannot decode frame " + std::to_string(meta.seq) + " of " + path_;
+      error = "cannot decode frame " + std::to_string(pass_frames_) + " of " + path_;
       return Read::kError;
     }
     if (into.data != target) {
       // OpenCV allocated a new buffer: the frame's size or type differs from the stream's first.
-      error = "frame " + std::to_string(meta.seq) + " of " + path_ + " is " + std::to_string(into.cols) + "x" +
+      error = "frame " + std::to_string(pass_frames_) + " of " + path_ + " is " + std::to_string(into.cols) + "x" +
               std::to_string(into.rows) + ", the stream started at " + format_.describe();
       return Read::kError;
     }
-    meta.pts_us = static_cast<std::int64_t>(std::llround(cap_.get(cv::CAP_PROP_POS_MSEC) * 1000.0));
+    ++pass_frames_;
+    meta.pts_us = last_pts_us_ =
+        pts_offset_us_ + static_cast<std::int64_t>(std::llround(cap_.get(cv::CAP_PROP_POS_MSEC) * 1000.0));
     return Read::kFrame;
   }
 
  private:
+  // Opens the file and decodes its first frame, which tells the true frame size (the container's
+  // may be before rotation) and proves the file decodes; the next read() hands it out.
+  void open_file() {
+    // Open errors are reported by us, in one line; OpenCV's own would be noise. A missing file
+    // is caught when the config loads, but a looped one may go away later.
+    std::error_code ec;
+    if (!std::filesystem::exists(path_, ec)) throw InputError("cannot open video file " + path_ + ": no such file");
+    if (!cap_.open(path_, cv::CAP_FFMPEG))
+      throw InputError("cannot open video file " + path_ + ": not a video FFmpeg can decode");
+    if (!cap_.read(first_) || first_.empty())
+      throw InputError("cannot read video file " + path_ + ": no frame could be decoded");
+    first_pts_us_ = static_cast<std::int64_t>(std::llround(cap_.get(cv::CAP_PROP_POS_MSEC) * 1000.0));
+    pass_frames_ = 0;
+  }
+
+  Read hand_out_first(cv::Mat& into, FrameMeta& meta) {
+    first_.copyTo(into);
+    first_.release();
+    ++pass_frames_;
+    meta.pts_us = last_pts_us_ = pts_offset_us_ + first_pts_us_;
+    return Read::kFrame;
+  }
+
   std::string path_;
+  bool loop_;
   cv::VideoCapture cap_;
   FrameFormat format_;
   double fps_ = 25;
-  std::int64_t frame_count_ = -1;
-  cv::Mat first_;  // decoded by the constructor, not yet read
+  std::int64_t frame_count_ = -1;  // what the container announces
+  cv::Mat first_;  // decoded by open_file(), not yet read
   std::int64_t first_pts_us_ = 0;
+  std::int64_t pass_frames_ = 0;    // frames handed out since the file was (re)opened
+  std::int64_t pts_offset_us_ = 0;  // added to the file's media time: the earlier passes' length
+  std::int64_t last_pts_us_ = 0;
 };
 
 SourceSpec parse_file_source(ConfigReader& r, const LoadContext& ctx) {
@@ -92,16 +127,17 @@ SourceSpec parse_file_source(ConfigReader& r, const LoadContext& ctx) {
     else if (std::filesystem::is_directory(status))
       r.fail("path", "expected a video file, got a directory: " + path);
   }
-  spec.description = "file " + path;
+  const bool loop = r.boolean("loop", false);
+  spec.description = "file " + path + (loop ? " looped" : "");
   spec.path = path;
-  spec.open = [path]() -> std::unique_ptr<Source> { return std::make_unique<FileSource>(path); };
+  spec.open = [path, loop]() -> std::unique_ptr<Source> { return std::make_unique<FileSource>(path, loop); };
   return spec;
 }
 
 }  // namespace
 
 CVPIPE_REGISTER_SOURCE(File, "file", "a video file, decoded with FFmpeg",
-                       "type: file\npath: samples/clip.mp4   # relative to the config file",
+                       "type: file\npath: samples/clip.mp4   # relative to the config file\nloop: false   # true: start again at the end",
                        parse_file_source)
 
 }  // namespace cvpipe

@@ -1,0 +1,82 @@
+// The file source with loop: true: the clip again from its first frame, forever, with media time
+// that keeps increasing.
+#include <gtest/gtest.h>
+#include <stdlib.h>
+
+#include <opencv2/imgproc.hpp>
+#include <opencv2/videoio.hpp>
+
+#include <filesystem>
+
+#include "pipeline/config/pipeline_config.hpp"
+
+namespace cvpipe {
+namespace {
+
+class FileSourceTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    char pattern[] = "/tmp/cvpipe-file-source-XXXXXX";
+    ASSERT_NE(::mkdtemp(pattern), nullptr);
+    dir_ = pattern;
+    clip_ = dir_ + "/clip.mkv";
+    cv::VideoWriter writer(clip_, cv::CAP_FFMPEG, cv::VideoWriter::fourcc('F', 'F', 'V', '1'), 25, cv::Size(48, 32));
+    ASSERT_TRUE(writer.isOpened());
+    for (int i = 0; i < kFrames; ++i) writer.write(cv::Mat(32, 48, CV_8UC3, cv::Scalar(20 * i, 100, 200 - 20 * i)));
+  }
+  void TearDown() override {
+    std::error_code ec;
+    std::filesystem::remove_all(dir_, ec);
+  }
+
+  std::unique_ptr<Source> open(const std::string& extra) {
+    PipelineConfig c = parse_config_text("source:\n  type: file\n  path: " + clip_ + "\n" + extra +
+                                             "stages: [{name: s, ops: [{op: identity}]}]\nsink: {type: null}\n",
+                                         "t.yaml", "", {});
+    return c.source.open();
+  }
+
+  static constexpr int kFrames = 5;
+  std::string dir_, clip_;
+};
+
+TEST_F(FileSourceTest, EndsAfterTheLastFrameByDefault) {
+  auto source = open("");
+  EXPECT_EQ(source->frame_count(), kFrames);
+  cv::Mat into(32, 48, CV_8UC3);
+  FrameMeta meta;
+  std::string error;
+  for (int i = 0; i < kFrames; ++i) {
+    meta.seq = static_cast<std::uint64_t>(i);
+    ASSERT_EQ(source->read(into, meta, error), Source::Read::kFrame) << i << ": " << error;
+  }
+  EXPECT_EQ(source->read(into, meta, error), Source::Read::kEnd) << error;
+}
+
+TEST_F(FileSourceTest, LoopStartsAgainWithIncreasingMediaTime) {
+  auto source = open("  loop: true\n");
+  EXPECT_EQ(source->frame_count(), -1) << "a looped file never ends";
+  cv::Mat into(32, 48, CV_8UC3);
+  const uchar* const slot = into.data;
+  std::int64_t last_pts = -1;
+  std::vector<std::int64_t> steps;
+  for (int i = 0; i < 3 * kFrames + 2; ++i) {
+    FrameMeta meta;
+    meta.seq = static_cast<std::uint64_t>(i);
+    std::string error;
+    ASSERT_EQ(source->read(into, meta, error), Source::Read::kFrame) << "frame " << i << ": " << error;
+    ASSERT_EQ(into.data, slot);
+    // Frame i shows the clip's frame i % kFrames (FFV1 is lossless).
+    EXPECT_EQ(into.at<cv::Vec3b>(5, 5), cv::Vec3b(static_cast<uchar>(20 * (i % kFrames)), 100,
+                                                  static_cast<uchar>(200 - 20 * (i % kFrames))))
+        << "frame " << i;
+    EXPECT_GT(meta.pts_us, last_pts) << "frame " << i;
+    if (last_pts >= 0) steps.push_back(meta.pts_us - last_pts);
+    last_pts = meta.pts_us;
+  }
+  // One frame time (40 ms at 25 fps) between every two frames, across the loops too.
+  for (std::size_t i = 0; i < steps.size(); ++i) EXPECT_NEAR(steps[i], 40'000, 1'000) << "step " << i;
+}
+
+}  // namespace
+}  // namespace cvpipe
