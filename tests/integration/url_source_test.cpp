@@ -1,0 +1,235 @@
+// The url source against a real stream server on 127.0.0.1: Debian's ffmpeg serving MJPEG over
+// HTTP, started, killed and started again while the daemon runs. The daemon must notice the loss,
+// retry, take the stream back into the same output, and keep its accounting exact.
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <fstream>
+#include <functional>
+#include <sstream>
+#include <thread>
+
+#include "tests/integration/cli_test_util.hpp"
+
+namespace cvpipe {
+namespace {
+
+constexpr const char* kFfmpeg = "/usr/bin/ffmpeg";
+
+// A TCP port on 127.0.0.1 that nothing listens on now: bound to port 0, then released.
+int free_port() {
+  const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  addr.sin_port = 0;
+  socklen_t len = sizeof addr;
+  int port = -1;
+  if (fd >= 0 && ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0 &&
+      ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) == 0)
+    port = ntohs(addr.sin_port);
+  if (fd >= 0) ::close(fd);
+  return port;
+}
+
+// Whether something listens on 127.0.0.1:port, from /proc/net/tcp (connecting to find out would
+// take the server's one client).
+bool listening(int port) {
+  std::ifstream tcp("/proc/net/tcp");
+  char local[32];
+  std::snprintf(local, sizeof local, "0100007F:%04X", port);
+  std::string line;
+  std::getline(tcp, line);  // header
+  while (std::getline(tcp, line)) {
+    std::istringstream fields(line);
+    std::string slot, local_address, remote_address, state;
+    fields >> slot >> local_address >> remote_address >> state;
+    if (local_address == local && state == "0A") return true;  // TCP_LISTEN
+  }
+  return false;
+}
+
+bool wait_until(const std::function<bool()>& condition, std::chrono::milliseconds timeout) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (!condition()) {
+    if (std::chrono::steady_clock::now() >= deadline) return false;
+    std::this_thread::sleep_for(20ms);
+  }
+  return true;
+}
+
+// What a running process has written to its stderr so far (the test harness points it at a
+// memory file, which /proc lets us open again).
+std::string stderr_of(pid_t pid) {
+  std::ifstream err("/proc/" + std::to_string(pid) + "/fd/2", std::ios::binary);
+  std::ostringstream text;
+  text << err.rdbuf();
+  return text.str();
+}
+
+// ffmpeg serving a 25 fps 320x240 test pattern as MJPEG over HTTP to one client, on 127.0.0.1.
+class StreamServer {
+ public:
+  explicit StreamServer(int port)
+      : program_(RunningProgram::start({kFfmpeg, "-nostdin", "-loglevel", "error", "-re", "-f", "lavfi", "-i",
+                                        "testsrc2=size=320x240:rate=25", "-f", "mpjpeg", "-listen", "1",
+                                        "http://127.0.0.1:" + std::to_string(port) + "/"})) {
+    ready_ = wait_until([port] { return listening(port); }, 10s);
+  }
+  bool ready() const { return ready_; }
+  // SIGKILL: the stream stops mid-frame, as when a camera loses power.
+  void kill() {
+    ::kill(program_.pid(), SIGKILL);
+    (void)program_.finish(5s);
+  }
+
+ private:
+  RunningProgram program_;
+  bool ready_ = false;
+};
+
+class UrlSource : public CvpipeTest {
+ protected:
+  void SetUp() override {
+    CvpipeTest::SetUp();
+    if (!exists(kFfmpeg)) GTEST_SKIP() << "needs Debian's ffmpeg (apt-get install ffmpeg)";
+    port_ = free_port();
+    ASSERT_GT(port_, 0);
+    url_ = "http://127.0.0.1:" + std::to_string(port_) + "/";
+  }
+
+  // A url source into `sink`, reconnecting quickly.
+  std::string config(const std::string& reconnect, const std::string& sink) {
+    return write("stream.yaml", "source:\n  type: url\n  url: " + url_ +
+                                    "\n  open_timeout: 2\n  read_timeout: 2\n  reconnect: " + reconnect +
+                                    "\nstages:\n  - name: blur\n    ops: [{op: median_blur, ksize: 3}]\n"
+                                    "sink: " + sink + "\nlog: {stats_interval: 0.5}\n");
+  }
+
+  std::size_t images_written() const { return list_dir(path("out")).size(); }
+
+  int port_ = -1;
+  std::string url_;
+};
+
+TEST_F(UrlSource, ReconnectsWhenTheServerComesBackAndWritesIntoTheSameOutput) {
+  auto server = std::make_unique<StreamServer>(port_);
+  ASSERT_TRUE(server->ready()) << "ffmpeg did not listen on " << url_;
+  RunningProgram daemon = start_cvpipe(
+      {"run", config("{delay: 0.2, max_delay: 0.5}", "{type: images, path: " + path("out/%06d.jpg") + "}")});
+  ASSERT_TRUE(wait_until([&] { return images_written() >= 10 || daemon.has_exited(); }, 15s))
+      << "no frames from the stream\n" << stderr_of(daemon.pid());
+  ASSERT_FALSE(daemon.has_exited()) << describe(finish_cvpipe(daemon));
+
+  server->kill();
+  ASSERT_TRUE(wait_until([&] { return stderr_of(daemon.pid()).find("reconnect attempt 2 failed") != std::string::npos; },
+                         10s))
+      << "no failed reconnect attempts logged\n" << stderr_of(daemon.pid());
+  ASSERT_FALSE(daemon.has_exited()) << "the daemon must stay up while the stream is away\n"
+                                    << describe(finish_cvpipe(daemon));
+  const std::size_t before = images_written();
+
+  server = std::make_unique<StreamServer>(port_);  // the same URL again
+  ASSERT_TRUE(server->ready()) << "ffmpeg did not listen on " << url_ << " again";
+  ASSERT_TRUE(wait_until([&] { return images_written() >= before + 10 || daemon.has_exited(); }, 15s))
+      << "no frames after the server came back\n" << stderr_of(daemon.pid());
+  const std::size_t after = images_written();
+
+  ASSERT_EQ(::kill(daemon.pid(), SIGINT), 0);
+  const RunResult r = finish_cvpipe(daemon, 20s);
+  server->kill();
+
+  ASSERT_EQ(r.exit_code, 0) << describe(r);
+  EXPECT_NE(r.err.find("source lost: the stream ended; reconnecting in"), std::string::npos) << describe(r);
+  EXPECT_NE(r.err.find("source reconnected after"), std::string::npos) << describe(r);
+  const Json s = summary_of(r);
+  EXPECT_EQ(s.integer("frames_read"), s.integer("frames_written") + s.integer("frames_dropped")) << r.out;
+  EXPECT_EQ(static_cast<long long>(images_written()), s.integer("frames_written"));
+  EXPECT_GE(before, 10u);
+  EXPECT_GE(after, before + 10) << "frames written after the outage";
+  // One run, one output: every file has the stream's size.
+  const std::vector<cv::Mat> images = read_images(path("out"));
+  ASSERT_FALSE(images.empty());
+  EXPECT_EQ(images.front().size(), cv::Size(320, 240));
+  EXPECT_EQ(images.back().size(), cv::Size(320, 240));
+}
+
+TEST_F(UrlSource, StopsAtOnceOnSigintWhileWaitingToReconnect) {
+  StreamServer server(port_);
+  ASSERT_TRUE(server.ready()) << "ffmpeg did not listen on " << url_;
+  RunningProgram daemon =
+      start_cvpipe({"run", config("{delay: 60, max_delay: 60}", "{type: images, path: " + path("out/%06d.jpg") + "}")});
+  ASSERT_TRUE(wait_until([&] { return images_written() >= 5 || daemon.has_exited(); }, 15s))
+      << "no frames from the stream\n" << stderr_of(daemon.pid());
+  server.kill();
+  ASSERT_TRUE(wait_until([&] { return stderr_of(daemon.pid()).find("source lost") != std::string::npos; }, 10s))
+      << stderr_of(daemon.pid());
+  const auto signalled = std::chrono::steady_clock::now();
+  ASSERT_EQ(::kill(daemon.pid(), SIGINT), 0);
+  const RunResult r = finish_cvpipe(daemon, 20s);
+
+  EXPECT_LT(std::chrono::steady_clock::now() - signalled, 5s) << "the next attempt was 45-60 s away";
+  ASSERT_EQ(r.exit_code, 0) << describe(r);
+  const Json s = summary_of(r);
+  EXPECT_EQ(s.integer("frames_read"), s.integer("frames_written") + s.integer("frames_dropped")) << r.out;
+  EXPECT_EQ(static_cast<long long>(images_written()), s.integer("frames_written"));
+}
+
+TEST_F(UrlSource, NobodyListeningAtStartExitsNoInputInOneLine) {
+  const RunResult r =
+      run_cvpipe({"run", config("{delay: 0.2}", "{type: images, path: " + path("out/%06d.jpg") + "}")}, 20s);
+
+  EXPECT_EQ(r.exit_code, 66) << describe(r);
+  EXPECT_EQ(r.out, "");
+  std::vector<std::string> lines;
+  std::istringstream in(r.err);
+  for (std::string line; std::getline(in, line);)
+    if (!line.empty()) lines.push_back(line);
+  ASSERT_EQ(lines.size(), 1u) << describe(r);
+  EXPECT_EQ(lines[0].rfind("cvpipe: input error: cannot open stream " + url_ + ": ", 0), 0u) << describe(r);
+  EXPECT_FALSE(exists(path("out")));
+}
+
+TEST_F(UrlSource, TheShippedStreamConfigReadsAStream) {
+  StreamServer server(port_);
+  ASSERT_TRUE(server.ready()) << "ffmpeg did not listen on " << url_;
+  const RunResult r = run_cvpipe({"validate", source_path("config/stream.yaml"), "--set", "source.url=" + url_}, 30s);
+  EXPECT_EQ(r.exit_code, 0) << describe(r);
+  EXPECT_NE(r.out.find("url " + url_ + " 320x240 8UC3 -> 2 stages"), std::string::npos) << describe(r);
+}
+
+TEST_F(UrlSource, GivesUpAfterItsAttemptsAndLeavesAPlayableOutput) {
+  StreamServer server(port_);
+  ASSERT_TRUE(server.ready()) << "ffmpeg did not listen on " << url_;
+  const std::string video = path("out.avi");
+  RunningProgram daemon =
+      start_cvpipe({"run", config("{delay: 0.1, max_delay: 0.2, attempts: 2}", "{type: video, path: " + video +
+                                                                                  ", fourcc: MJPG}")});
+  ASSERT_TRUE(wait_until([&] { return stderr_of(daemon.pid()).find("first frame written") != std::string::npos ||
+                                      daemon.has_exited(); },
+                         15s));
+  std::this_thread::sleep_for(400ms);  // ~10 frames at 25 fps
+  server.kill();
+  const RunResult r = finish_cvpipe(daemon, 20s);
+
+  ASSERT_EQ(r.exit_code, 66) << describe(r);
+  EXPECT_NE(r.err.find("reconnect attempt 1/2 failed"), std::string::npos) << describe(r);
+  EXPECT_NE(r.err.find("gave up reconnecting after 2 attempts"), std::string::npos) << describe(r);
+  const Json s = summary_of(r);
+  EXPECT_EQ(s.integer("exit_code"), 66);
+  EXPECT_EQ(s.integer("frames_read"), s.integer("frames_written") + s.integer("frames_dropped")) << r.out;
+  EXPECT_GE(s.integer("frames_written"), 5);
+  const std::vector<cv::Mat> frames = read_video(video);
+  EXPECT_EQ(static_cast<long long>(frames.size()), s.integer("frames_written")) << "the output is finalized";
+  if (!frames.empty()) {
+    EXPECT_EQ(frames.front().size(), cv::Size(320, 240));
+  }
+}
+
+}  // namespace
+}  // namespace cvpipe
