@@ -17,6 +17,7 @@
 #include <opencv2/videoio.hpp>
 
 #include <algorithm>
+#include <cerrno>
 #include <cstdio>
 #include <filesystem>
 
@@ -65,6 +66,9 @@ class VideoSink final : public Sink {
     writer_.release();
     if (written_ == 0) return Status::ok();
     // VideoWriter::write() reports nothing (a full disk included): read the result back.
+    std::error_code ec;
+    if (!std::filesystem::exists(path_, ec))
+      return Status::error("video " + path_ + " was removed (or its folder) while it was written");
     cv::VideoCapture check(path_, cv::CAP_FFMPEG);
     if (!check.isOpened())
       return Status::error("video " + path_ + " is unreadable after writing " + std::to_string(written_) +
@@ -87,7 +91,10 @@ class VideoSink final : public Sink {
         frame_bytes_ = static_cast<double>(st.st_size) / static_cast<double>(written_);
     }
     struct statvfs fs;
-    if (::statvfs(dir_.c_str(), &fs) != 0) return Status::ok();  // cannot tell: write on
+    if (::statvfs(dir_.c_str(), &fs) != 0) {
+      if (errno == ENOENT) return Status::error("the output folder " + dir_ + " was removed while " + path_ + " was written");
+      return Status::ok();  // cannot tell: write on
+    }
     const double available = static_cast<double>(fs.f_bavail) * static_cast<double>(fs.f_frsize);
     // What is buffered and the next frames (8 at the estimated size, counting a key frame as
     // several), FFmpeg's I/O buffer, and the index: about 64 bytes a frame in MP4, with margin.
