@@ -8,7 +8,6 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
-#include <regex>
 #include <set>
 #include <sstream>
 
@@ -30,6 +29,12 @@ DropPolicy read_drop_policy(ConfigReader& r, bool live) {
   for (std::size_t i = 0; i < kDropPolicies.size(); ++i)
     if (kDropPolicies.begin()[i] == word) return static_cast<DropPolicy>(i);
   return DropPolicy::kBlock;
+}
+
+// Letters, digits, _ and -. (Not std::regex: libstdc++ matches it recursively, one stack frame
+// per character, and a name of 50,000 characters overflowed the stack.)
+bool is_stage_name_char(char c) {
+  return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '-';
 }
 
 std::string join(const std::vector<std::string>& words, std::string_view sep) {
@@ -187,11 +192,10 @@ PipelineConfig parse_document(YAML::Node root, ConfigDiagnostics& diag, const st
 
   std::set<std::string> stage_names;
   int total_workers = 0;
-  static const std::regex kStageName("[A-Za-z0-9_-]+");
   for (auto stage : top.map_list("stages", true)) {
     StageConfig s;
     s.name = stage.required_string("name");
-    if (!s.name.empty() && !std::regex_match(s.name, kStageName))
+    if (!s.name.empty() && !std::all_of(s.name.begin(), s.name.end(), is_stage_name_char))
       stage.fail("name", "expected letters, digits, _ or -, got \"" + s.name + "\"");
     else if (!s.name.empty() && !stage_names.insert(s.name).second)
       stage.fail("name", "duplicate stage name \"" + s.name + "\"");
