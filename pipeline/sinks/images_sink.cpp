@@ -10,8 +10,10 @@
 
 #include <opencv2/imgcodecs.hpp>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <regex>
 #include <vector>
@@ -96,15 +98,20 @@ SinkSpec parse_images_sink(ConfigReader& r, const LoadContext& ctx) {
   FilePattern pattern;
   static const std::regex kConversion("%(0?)([0-9]*)d");
   std::smatch m;
-  const auto conversions = std::distance(std::sregex_iterator(path.begin(), path.end(), kConversion),
-                                         std::sregex_iterator());
-  if (!given.empty() && (conversions != 1 || !std::regex_search(path, m, kConversion))) {
+  // std::regex matches recursively, a stack frame per character: a width of 50,000 digits
+  // overflowed the stack. No longer path can be created (PATH_MAX).
+  const bool too_long = path.size() > 4096;
+  const auto conversions = too_long ? 0 : std::distance(std::sregex_iterator(path.begin(), path.end(), kConversion),
+                                                        std::sregex_iterator());
+  if (too_long) {
+    r.fail("path", "expected at most 4096 characters, got " + std::to_string(path.size()));
+  } else if (!given.empty() && (conversions != 1 || !std::regex_search(path, m, kConversion))) {
     r.fail("path", "expected a file pattern with exactly one %d (e.g. out/frames/%06d.png), got \"" + given + "\"");
   } else if (!given.empty()) {
     pattern.prefix = m.prefix();
     pattern.suffix = m.suffix();
     pattern.zero_pad = m[1].length() > 0;
-    pattern.width = m[2].length() > 0 ? std::stoi(m[2]) : 0;
+    pattern.width = static_cast<int>(std::min(std::strtol(m[2].str().c_str(), nullptr, 10), 21L));  // saturates
     if (pattern.width > 20) r.fail("path", "expected a field width of at most 20 in \"" + given + "\"");
     if (!cv::haveImageWriter(pattern.format(0)))
       r.fail("path", "no image format for the extension of \"" + given + "\" (use .png, .jpg, .bmp, .tiff, ...)");
