@@ -375,12 +375,13 @@ void Run::log_stats(double interval_s) {
   line.precision(1);
   line << "stats read=" << read << " written=" << written << " dropped=" << stats_.dropped_total();
   // By reason, those that happened: dropped=12 (queue_full=10 too_old=2)
-  std::string reasons;
+  bool any_reason = false;
   for (std::size_t r = 1; r < static_cast<std::size_t>(DropReason::kCount); ++r)
-    if (const std::uint64_t n = stats_.dropped[r].load())
-      reasons += (reasons.empty() ? "" : " ") + std::string(drop_reason_name(static_cast<DropReason>(r))) + "=" +
-                 std::to_string(n);
-  if (!reasons.empty()) line << " (" << reasons << ")";
+    if (const std::uint64_t n = stats_.dropped[r].load()) {
+      line << (any_reason ? " " : " (") << drop_reason_name(static_cast<DropReason>(r)) << '=' << n;
+      any_reason = true;
+    }
+  if (any_reason) line << ')';
   if (const std::uint64_t missed = source_->frames_missed()) line << " missed_by_source=" << missed;
   line << " fps_in=" << static_cast<double>(read - last_read_) / interval_s
        << " fps_out=" << static_cast<double>(written - last_written_) / interval_s;
