@@ -183,7 +183,7 @@ PipelineConfig parse_document(YAML::Node root, ConfigDiagnostics& diag, const st
   const LoadContext ctx{base_dir};
 
   ConfigReader source = top.map("source");
-  if (!top.has("source")) top.fail("source", "missing required key (the input: type file or synthetic)");
+  if (!top.has("source")) top.fail("source", "missing required key (the input: type file, camera, url or synthetic)");
   if (const SourceInfo* info = top.has("source") ? read_type(source, SourceRegistry::instance(), "source") : nullptr)
     config.source = info->parse(source, ctx);
   config.capture_drop_policy = read_drop_policy(source, config.source.live);

@@ -1,5 +1,9 @@
 #include "pipeline/sinks/sink.hpp"
 
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
 #include <filesystem>
 #include <system_error>
 
@@ -8,11 +12,17 @@
 namespace cvpipe {
 
 void create_parent_dirs(const std::string& path) {
-  const std::filesystem::path parent = std::filesystem::path(path).parent_path();
-  if (parent.empty()) return;
-  std::error_code ec;
-  std::filesystem::create_directories(parent, ec);
-  if (ec) throw OutputError("cannot create output folder " + parent.string() + ": " + ec.message());
+  std::filesystem::path parent = std::filesystem::path(path).parent_path();
+  if (parent.empty()) {
+    parent = ".";
+  } else {
+    std::error_code ec;
+    std::filesystem::create_directories(parent, ec);
+    if (ec) throw OutputError("cannot create output folder " + parent.string() + ": " + ec.message());
+  }
+  // Said now, before a frame is read, rather than by the first write.
+  if (::access(parent.c_str(), W_OK | X_OK) != 0)
+    throw OutputError("cannot write into output folder " + parent.string() + ": " + std::strerror(errno));
 }
 
 std::string require_8bit_1_or_3_channels(const FrameFormat& f) {

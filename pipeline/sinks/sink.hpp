@@ -47,7 +47,8 @@ struct SinkInfo {
 
 using SinkRegistry = NamedRegistry<SinkInfo>;
 
-// Creates the folders above `path` (mkdir -p). Throws OutputError naming the folder.
+// Creates the folders above `path` (mkdir -p) and checks this process may write into the last.
+// Throws OutputError naming the folder.
 void create_parent_dirs(const std::string& path);
 // Why 8-bit 1- or 3-channel frames are the only ones an image or video file takes.
 std::string require_8bit_1_or_3_channels(const FrameFormat& f);

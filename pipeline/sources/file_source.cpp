@@ -4,10 +4,13 @@
 //     path: samples/clip.mp4     # relative to the config file
 //     loop: false                # true: start again at the end, forever (media time keeps increasing)
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <opencv2/videoio.hpp>
 
+#include <cerrno>
 #include <cmath>
+#include <cstring>
 #include <filesystem>
 
 #include "pipeline/core/errors.hpp"
@@ -85,6 +88,8 @@ class FileSource final : public Source {
     // is caught when the config loads, but a looped one may go away later.
     std::error_code ec;
     if (!std::filesystem::exists(path_, ec)) throw InputError("cannot open video file " + path_ + ": no such file");
+    if (::access(path_.c_str(), R_OK) != 0)
+      throw InputError("cannot open video file " + path_ + ": " + std::strerror(errno));
     if (!cap_.open(path_, cv::CAP_FFMPEG))
       throw InputError("cannot open video file " + path_ + ": not a video FFmpeg can decode");
     if (!cap_.read(first_) || first_.empty())

@@ -1,6 +1,10 @@
 // Input that is not a video exits 66, output that cannot be created exits 73, each with one
-// clear line. The tests run as root, so the paths fail for reasons permissions do not enter:
-// a file where a folder must be, a folder where a file must be.
+// clear line: a file where a folder must be, a folder where a file must be, no permission (run
+// as `nobody` when the tests run as root, whom permissions do not stop).
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <filesystem>
 #include <sstream>
 
 #include "tests/integration/cli_test_util.hpp"
@@ -17,6 +21,14 @@ std::vector<std::string> non_empty_lines(const std::string& text) {
   for (std::string line; std::getline(in, line);)
     if (!line.empty()) lines.push_back(line);
   return lines;
+}
+
+// Runs cvpipe as `nobody` if the tests run as root; as the test's own user otherwise.
+RunResult run_unprivileged(const std::vector<std::string>& args) {
+  std::vector<std::string> argv = cvpipe_argv(args);
+  if (::geteuid() == 0)
+    argv.insert(argv.begin(), {"/usr/bin/setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "--"});
+  return run_program(argv);
 }
 
 std::string random_bytes(std::size_t n) {
@@ -78,6 +90,31 @@ TEST_F(BadInput, IsReportedInOneLineOnStderr) {
   }
 }
 
+TEST_F(BadInput, AFolderInsteadOfAFileIsAConfigError) {
+  std::filesystem::create_directory(path("clip.mp4"));
+
+  const RunResult r = run_cvpipe({"run", config_reading("clip.mp4")});
+
+  EXPECT_EQ(r.exit_code, 78) << describe(r);
+  EXPECT_NE(r.err.find("expected a video file, got a directory: " + path("clip.mp4")), std::string::npos)
+      << describe(r);
+}
+
+TEST_F(BadInput, AFileWithoutReadPermissionExitsWithNoInput) {
+  ASSERT_TRUE(make_clip(path("clip.mkv"), {160, 120}, 5));
+  const std::string config = config_reading("clip.mkv");
+  ASSERT_EQ(::chmod(dir_.c_str(), 0777), 0);
+  ASSERT_EQ(::chmod(path("clip.mkv").c_str(), 0), 0);
+
+  const RunResult r = run_unprivileged({"run", config});
+
+  EXPECT_EQ(r.exit_code, kExitNoInput) << describe(r);
+  EXPECT_NE(r.err.find("cvpipe: input error: cannot open video file " + path("clip.mkv") + ": Permission denied"),
+            std::string::npos)
+      << describe(r);
+  EXPECT_EQ(non_empty_lines(r.err).size(), 1u) << describe(r);
+}
+
 class BadOutput : public CvpipeTest {
  protected:
   void SetUp() override {
@@ -126,6 +163,29 @@ TEST_F(BadOutput, AVideoPathThatIsAFolderExitsWithCantCreate) {
   EXPECT_EQ(r.exit_code, kExitCantCreate) << describe(r);
   EXPECT_NE(r.err.find("cvpipe: output error: "), std::string::npos) << describe(r);
 }
+
+// A folder this user may not write into: exit 73 before a frame is read.
+class OutputWithoutPermission : public BadOutput, public ::testing::WithParamInterface<std::string> {};
+
+TEST_P(OutputWithoutPermission, ExitsWithCantCreateBeforeReading) {
+  ASSERT_EQ(::chmod(dir_.c_str(), 0777), 0);
+  ASSERT_TRUE(std::filesystem::create_directory(path("out")));
+  ASSERT_EQ(::chmod(path("out").c_str(), 0555), 0);
+  const std::string sink = GetParam() == "video" ? "  type: video\n  path: out/clip.mkv\n  fourcc: FFV1\n"
+                                                 : "  type: images\n  path: out/frames/%03d.png\n";
+  const std::string config = config_writing(sink);
+
+  const RunResult r = run_unprivileged({"run", config});
+
+  EXPECT_EQ(r.exit_code, kExitCantCreate) << describe(r);
+  const std::string folder = GetParam() == "video" ? path("out") : path("out/frames");
+  const std::string why = GetParam() == "video" ? "cannot write into output folder " + folder + ": Permission denied"
+                                                : "cannot create output folder " + folder + ": Permission denied";
+  EXPECT_NE(r.err.find("cvpipe: output error: " + why), std::string::npos) << describe(r);
+  EXPECT_EQ(list_dir(path("out")).size(), 0u);
+}
+
+INSTANTIATE_TEST_SUITE_P(Sinks, OutputWithoutPermission, ::testing::Values("video", "images"));
 
 }  // namespace
 }  // namespace cvpipe

@@ -20,7 +20,8 @@ TEST_P(VanishedOutput, StopsTheRunWithCantCreateAndSaysWhy) {
   const auto deadline = std::chrono::steady_clock::now() + 10s;
   while (!exists(path("gone")) && std::chrono::steady_clock::now() < deadline) std::this_thread::sleep_for(20ms);
   std::this_thread::sleep_for(500ms);
-  std::filesystem::remove_all(path("gone"));
+  // Moved away in one step: remove_all could race with the writer adding a file and fail.
+  std::filesystem::rename(path("gone"), path("moved"));
   const RunResult r = finish_cvpipe(daemon, 30s);
 
   EXPECT_EQ(r.exit_code, 73) << describe(r);
