@@ -97,7 +97,7 @@ class UrlSource : public CvpipeTest {
  protected:
   void SetUp() override {
     CvpipeTest::SetUp();
-    if (!exists(kFfmpeg)) GTEST_SKIP() << "needs Debian's ffmpeg (apt-get install ffmpeg)";
+    ASSERT_TRUE(exists(kFfmpeg)) << "needs Debian's ffmpeg (tools/dev installs it)";
     port_ = free_port();
     ASSERT_GT(port_, 0);
     url_ = "http://127.0.0.1:" + std::to_string(port_) + "/";
