@@ -12,8 +12,12 @@
 #include <cmath>
 #include <cstring>
 #include <filesystem>
+#include <memory>
+#include <optional>
+#include <string>
 
 #include "pipeline/core/errors.hpp"
+#include "pipeline/sources/frame_size_probe.hpp"
 #include "pipeline/sources/source.hpp"
 
 namespace cvpipe {
@@ -37,6 +41,7 @@ class FileSource final : public Source {
 
   Read read(cv::Mat& into, FrameMeta& meta, std::string& error) override {
     if (!first_.empty()) return hand_out_first(into, meta);
+    if (!size_unchanged(error)) return Read::kError;
     uchar* const target = into.data;
     if (!cap_.grab()) {
       // The end, or the file stops short of what its container announces (truncated or damaged).
@@ -96,6 +101,26 @@ class FileSource final : public Source {
       throw InputError("cannot read video file " + path_ + ": no frame could be decoded");
     first_pts_us_ = static_cast<std::int64_t>(std::llround(cap_.get(cv::CAP_PROP_POS_MSEC) * 1000.0));
     pass_frames_ = 0;
+    probe_ = FrameSizeProbe::open(path_);
+    first_packet_size_.reset();
+    std::string unused;
+    size_unchanged(unused);  // the first frame's packet: the size the others must keep
+  }
+
+  // Whether the packet of the frame about to be read (the probe keeps in step with the frames
+  // handed out) has the stream's first size, when its codec's parser tells. OpenCV would turn a
+  // frame of another size into garbage at the first size, so the run stops before it.
+  bool size_unchanged(std::string& error) {
+    if (!probe_) return true;
+    const std::optional<PacketSize> size = probe_->next();
+    if (!size) return true;
+    if (!first_packet_size_) first_packet_size_ = size;
+    if (*size == *first_packet_size_) return true;
+    error = "frame " + std::to_string(pass_frames_) + " of " + path_ + " is " + std::to_string(size->width) + "x" +
+            std::to_string(size->height) + ", the stream started at " + std::to_string(first_packet_size_->width) +
+            "x" + std::to_string(first_packet_size_->height) + " (its frame size changes mid-stream)";
+    probe_.reset();
+    return false;
   }
 
   Read hand_out_first(cv::Mat& into, FrameMeta& meta) {
@@ -113,6 +138,8 @@ class FileSource final : public Source {
   double fps_ = 25;
   std::int64_t frame_count_ = -1;  // what the container announces
   cv::Mat first_;  // decoded by open_file(), not yet read
+  std::unique_ptr<FrameSizeProbe> probe_;           // null: the codec's parser does not tell sizes
+  std::optional<PacketSize> first_packet_size_;
   std::int64_t first_pts_us_ = 0;
   std::int64_t pass_frames_ = 0;    // frames handed out since the file was (re)opened
   std::int64_t pts_offset_us_ = 0;  // added to the file's media time: the earlier passes' length

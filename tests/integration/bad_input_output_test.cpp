@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <filesystem>
+#include <fstream>
 #include <sstream>
 
 #include "tests/integration/cli_test_util.hpp"
@@ -114,6 +115,37 @@ TEST_F(BadInput, AFileWithoutReadPermissionExitsWithNoInput) {
       << describe(r);
   EXPECT_EQ(non_empty_lines(r.err).size(), 1u) << describe(r);
 }
+
+// Two streams of different sizes back to back, as a stream that switched resolution: OpenCV
+// would return the second's frames garbled at the first size; the file source stops before them.
+class FrameSizeChange : public BadInput, public ::testing::WithParamInterface<std::string> {};
+
+TEST_P(FrameSizeChange, StopsWithNoInputAfterWritingTheFramesBefore) {
+  for (const auto& [name, size] : {std::pair{"a.ts", "320x240"}, std::pair{"b.ts", "160x120"}}) {
+    const RunResult made = run_program({"/usr/bin/ffmpeg", "-nostdin", "-loglevel", "error", "-f", "lavfi", "-i",
+                                        std::string("testsrc=rate=25:size=") + size, "-frames:v", "10", "-c:v",
+                                        GetParam(), "-g", "5", path(name)});
+    ASSERT_EQ(made.exit_code, 0) << describe(made);
+  }
+  {
+    std::ofstream joined(path("ab.ts"), std::ios::binary);
+    joined << std::ifstream(path("a.ts"), std::ios::binary).rdbuf()
+           << std::ifstream(path("b.ts"), std::ios::binary).rdbuf();
+  }
+
+  const RunResult r = run_cvpipe({"run", config_reading("ab.ts")});
+
+  EXPECT_EQ(r.exit_code, kExitNoInput) << describe(r);
+  EXPECT_NE(r.err.find("frame 10 of " + path("ab.ts") + " is 160x120, the stream started at 320x240"),
+            std::string::npos)
+      << describe(r);
+  const Json s = summary_of(r);
+  EXPECT_EQ(s.integer("frames_read"), 10);
+  EXPECT_EQ(s.integer("frames_written"), 10);
+  EXPECT_EQ(list_dir(path("out")).size(), 10u);
+}
+
+INSTANTIATE_TEST_SUITE_P(Codecs, FrameSizeChange, ::testing::Values("mpeg2video", "libx264"));
 
 class BadOutput : public CvpipeTest {
  protected:
