@@ -1,8 +1,10 @@
 // sleep (tests only, not listed by `cvpipe ops`): holds each frame for a fixed time, unchanged. It
-// makes a stage slower than its source on purpose, to exercise back-pressure and drop policies.
+// makes a stage slower than its source on purpose, to exercise back-pressure and drop policies;
+// `open_ms` makes its workers slow to start.
 //
 //   - op: sleep
 //     ms: 20
+//     open_ms: 0
 #include <opencv2/core.hpp>
 
 #include <chrono>
@@ -17,11 +19,11 @@ namespace {
 class SleepOp final : public Op {
  public:
   struct Params {
-    double ms;
+    double ms, open_ms;
   };
   static constexpr bool kInPlace = true;
 
-  static Params parse(ConfigReader& r) { return {r.number("ms", 10, 0, 60'000)}; }
+  static Params parse(ConfigReader& r) { return {r.number("ms", 10, 0, 60'000), r.number("open_ms", 0, 0, 60'000)}; }
 
   static FormatResult output_format(const FrameFormat& in, const Params&) {
     if (!in.is_8bit_gray_or_bgr())
@@ -30,6 +32,11 @@ class SleepOp final : public Op {
   }
 
   explicit SleepOp(const Params& p) : p_(p) {}
+
+  Status open() override {
+    std::this_thread::sleep_for(std::chrono::duration<double, std::milli>(p_.open_ms));
+    return Status::ok();
+  }
 
   Status process(const cv::Mat& in, cv::Mat& out, FrameMeta&) override {
     std::this_thread::sleep_for(std::chrono::duration<double, std::milli>(p_.ms));
@@ -43,6 +50,6 @@ class SleepOp final : public Op {
 
 }  // namespace
 
-CVPIPE_REGISTER_TEST_OP(SleepOp, "sleep", "holds each frame for `ms` milliseconds (tests only)", "- op: sleep\n  ms: 20")
+CVPIPE_REGISTER_TEST_OP(SleepOp, "sleep", "holds each frame for `ms` milliseconds (tests only)", "- op: sleep\n  ms: 20\n  open_ms: 0")
 
 }  // namespace cvpipe

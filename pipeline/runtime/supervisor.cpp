@@ -91,10 +91,17 @@ bool Supervisor::wait_ready(std::chrono::milliseconds timeout, const std::functi
     for (auto& stage : stages_) {
       for (auto& w : stage.workers) {
         if (segment_.worker(w.control).ready.load(std::memory_order_acquire)) continue;
+        if (auto status = w.process->try_wait()) {
+          // An op that cannot open, or a bad segment, fails the same way every time: the run ends.
+          if (!status->signaled && (status->code == kWorkerExitOpenFailed || status->code == kWorkerExitSetup))
+            throw std::runtime_error(worker_name(stage, w) + " failed to start: " + status->describe() +
+                                     " (its log line above says why)");
+          // Killed (or crashed) while loading: a crash like any other, which the router reaps,
+          // counts against limits.crash_limit and restarts. The others need not wait for it.
+          child_exited_.store(true, std::memory_order_release);
+          continue;
+        }
         all_ready = false;
-        if (auto status = w.process->try_wait())
-          throw std::runtime_error(worker_name(stage, w) + " failed to start: " + status->describe() +
-                                   " (its log line above says why)");
       }
     }
     if (all_ready) return true;

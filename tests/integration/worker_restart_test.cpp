@@ -91,5 +91,32 @@ TEST_F(WorkerRestart, TheReplacementIsStoppedCleanlyAtTheEnd) {
       << "a worker was killed by SIGTERM instead of stopping\n" << describe(r);
 }
 
+// A worker killed while it loads (here: an op whose open() takes a second) is a crash like any
+// other: restarted, not the end of the run. Only an op that fails to open ends it (exit 70).
+TEST_F(WorkerRestart, AWorkerKilledWhileStartingIsRestarted) {
+  const std::string config = write("slow.yaml", R"(source: {type: synthetic, width: 160, height: 120, frames: 50}
+stages:
+  - name: slow
+    workers: 2
+    ops: [{op: sleep, ms: 1, open_ms: 1000}]
+sink: {type: "null"}
+)");
+  RunningProgram daemon = start_cvpipe({"run", config});
+  std::vector<pid_t> workers;
+  const auto deadline = std::chrono::steady_clock::now() + 5s;
+  while (workers.size() < 2 && std::chrono::steady_clock::now() < deadline && !daemon.has_exited()) {
+    std::this_thread::sleep_for(10ms);
+    workers = worker_pids_of(daemon.pid());
+  }
+  ASSERT_EQ(workers.size(), 2u);
+  ASSERT_EQ(::kill(workers.front(), SIGSEGV), 0);  // well within its one-second open()
+  const RunResult r = finish_cvpipe(daemon, 60s);
+
+  ASSERT_EQ(r.exit_code, 0) << describe(r);
+  const Json s = summary_of(r);
+  EXPECT_EQ(s.integer("frames_written"), 50);
+  EXPECT_EQ(stage_in(s, "slow").integer("restarts"), 1);
+}
+
 }  // namespace
 }  // namespace cvpipe
