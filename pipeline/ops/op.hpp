@@ -10,6 +10,7 @@
 //    public:
 //     struct Params { int ksize; double sigma; };
 //     static constexpr bool kInPlace = false;     // true: process() gets out aliasing in
+//     static constexpr bool kOrdered = false;     // optional; true: keeps state from frame to frame
 //     static Params parse(ConfigReader& r);        // every check happens here, at load time
 //     static FormatResult output_format(const FrameFormat& in, const Params&);
 //     explicit GaussianBlurOp(const Params& p) : p_(p) {}
@@ -21,6 +22,14 @@
 //   - op: gaussian_blur
 //     ksize: 15      # odd, >= 1
 //   )");
+//
+// An op that keeps state from one frame to the next (background models, the previous frame) sets
+// kOrdered: the stage that holds it then runs one worker, which gets the stage's frames in capture
+// order (frames dropped on the way are skipped). Its state lives in its worker process, so it
+// starts over when that worker is restarted.
+//
+// Results (detections, regions, vectors) go into meta.detections, which travels with the frame to
+// later ops and to the results file.
 //
 // process() must write into `out` as given: the runner hands it a header over shared memory of
 // exactly the op's output format and rejects a reallocated result (cv::Mat::create keeps the buffer
@@ -58,6 +67,7 @@ struct FormatResult {
 struct OpSpec {
   std::string name;
   bool in_place = false;
+  bool ordered = false;  // keeps state between frames: its stage runs one worker, in capture order
   std::function<FormatResult(const FrameFormat&)> output_format;
   std::function<std::unique_ptr<Op>()> make;
 };

@@ -17,12 +17,20 @@ struct OpInfo {
   std::string summary;   // one line
   std::string example;   // YAML of one list item, "- op: name\n  key: value"
   bool in_place = false;
+  bool ordered = false;  // see OpSpec::ordered
   bool hidden = false;   // for tests only; not listed by `cvpipe ops`
   std::function<OpSpec(ConfigReader&)> parse;  // reads the op's keys (not "op"); errors go to the reader
 };
 
 // OpRegistry::instance().find(name), .all(include_hidden), .names().
 using OpRegistry = NamedRegistry<OpInfo>;
+
+// T::kOrdered if the op declares it, else false.
+template <class T>
+constexpr bool op_is_ordered() {
+  if constexpr (requires { T::kOrdered; }) return T::kOrdered;
+  else return false;
+}
 
 template <class T>
 OpInfo make_op_info(std::string name, std::string summary, std::string example, bool hidden) {
@@ -31,12 +39,14 @@ OpInfo make_op_info(std::string name, std::string summary, std::string example, 
   info.summary = std::move(summary);
   info.example = std::move(example);
   info.in_place = T::kInPlace;
+  info.ordered = op_is_ordered<T>();
   info.hidden = hidden;
   info.parse = [name](ConfigReader& r) {
     auto params = std::make_shared<const typename T::Params>(T::parse(r));
     OpSpec spec;
     spec.name = name;
     spec.in_place = T::kInPlace;
+    spec.ordered = op_is_ordered<T>();
     spec.output_format = [params](const FrameFormat& in) { return T::output_format(in, *params); };
     spec.make = [params]() -> std::unique_ptr<Op> { return std::make_unique<T>(*params); };
     return spec;

@@ -25,7 +25,7 @@
 namespace cvpipe {
 
 inline constexpr std::uint32_t kSegmentMagic = 0x50505643;  // "CVPP"
-inline constexpr std::uint32_t kSegmentVersion = 2;
+inline constexpr std::uint32_t kSegmentVersion = 3;  // 3: FrameMeta carries Detections
 inline constexpr std::uint32_t kNoSlot = 0xFFFFFFFFu;
 inline constexpr std::uint32_t kStopWorker = 0xFFFFFFFEu;  // sent on a worker's `in` ring: finish and exit
 
