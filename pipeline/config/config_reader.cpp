@@ -5,6 +5,7 @@
 #include <charconv>
 #include <cmath>
 #include <cstdlib>
+#include <filesystem>
 #include <sstream>
 #include <tuple>
 
@@ -354,6 +355,67 @@ std::string ConfigReader::string(std::string_view key, std::string fallback) {
     return fallback;
   }
   return optional_string(key).value_or(std::move(fallback));
+}
+
+std::vector<std::string> ConfigReader::string_list(std::string_view key, std::vector<std::string> fallback) {
+  if (describing()) {
+    std::string text = "[";
+    for (const auto& f : fallback) text += (text.size() > 1 ? ", " : "") + f;
+    document(key, "list of strings", fallback.empty() ? "[] (all)" : text + "]", "", false);
+    return fallback;
+  }
+  const YAML::Node n = take(key);
+  if (!n.IsDefined() || n.IsNull()) return fallback;
+  std::vector<std::string> out;
+  if (n.IsScalar() && !n.Scalar().empty()) return {n.Scalar()};
+  bool good = n.IsSequence();
+  for (std::size_t i = 0; good && i < n.size(); ++i) {
+    good = n[i].IsScalar() && !n[i].Scalar().empty();
+    if (good) out.push_back(n[i].Scalar());
+  }
+  if (!good) {
+    fail(key, "expected a list of names, e.g. [face, person], got " + describe_node(n));
+    return fallback;
+  }
+  return out;
+}
+
+std::pair<int, int> ConfigReader::integer_pair(std::string_view key, std::pair<int, int> fallback, int min, int max) {
+  const std::string range = range_text(std::int64_t{min}, std::int64_t{max});
+  const std::string fallback_text = "[" + std::to_string(fallback.first) + ", " + std::to_string(fallback.second) + "]";
+  if (describing()) {
+    document(key, "list of 2 integers", fallback_text, "each " + range, false);
+    return fallback;
+  }
+  const YAML::Node n = take(key);
+  if (!n.IsDefined() || n.IsNull()) return fallback;
+  std::optional<std::int64_t> a, b;
+  if (n.IsSequence() && n.size() == 2 && n[0].IsScalar() && n[1].IsScalar()) {
+    a = parse_int(n[0].Scalar());
+    b = parse_int(n[1].Scalar());
+  }
+  if (!a || !b || *a < min || *a > max || *b < min || *b > max) {
+    std::string got = describe_node(n);
+    if (n.IsSequence()) {
+      YAML::Emitter e;
+      e.SetSeqFormat(YAML::Flow);
+      e << n;
+      got = e.c_str();
+    }
+    fail(key, "expected a list of 2 integers, each " + range + ", got " + got);
+    return fallback;
+  }
+  return {static_cast<int>(*a), static_cast<int>(*b)};
+}
+
+std::string ConfigReader::path_value(std::string_view key, std::string fallback) {
+  if (describing()) {
+    document(key, "path", fallback, "relative to the config file", false);
+    return fallback;
+  }
+  const std::string p = optional_string(key).value_or(fallback);
+  if (p.empty() || p[0] == '/' || diag_->base_dir().empty()) return p;
+  return (std::filesystem::path(diag_->base_dir()) / p).lexically_normal().string();
 }
 
 std::string ConfigReader::required_string(std::string_view key) {

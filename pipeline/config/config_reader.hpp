@@ -59,6 +59,11 @@ class ConfigDiagnostics {
   std::vector<ConfigError> sorted() const;
   const std::string& file() const noexcept { return file_; }
 
+  // The folder relative paths in the document are relative to (the config file's); "" for the
+  // current directory.
+  void set_base_dir(std::string dir) { base_dir_ = std::move(dir); }
+  const std::string& base_dir() const noexcept { return base_dir_; }
+
   // Describe mode: reads record ParamDocs here instead of reading values.
   void start_describing() { describing_ = true; }
   bool describing() const noexcept { return describing_; }
@@ -70,6 +75,7 @@ class ConfigDiagnostics {
   std::map<std::string, std::string> overrides_;
   bool describing_ = false;
   std::vector<ParamDoc> docs_;
+  std::string base_dir_;
 };
 
 // Thrown by loaders when a config has errors; holds all of them, sorted.
@@ -124,6 +130,12 @@ class ConfigReader {
   std::optional<std::string> optional_string(std::string_view key);
   // A non-empty string; "" (after an error) when missing or empty.
   std::string required_string(std::string_view key);
+  // A list of non-empty strings (a single string is a list of one); `fallback` when absent.
+  std::vector<std::string> string_list(std::string_view key, std::vector<std::string> fallback);
+  // A list of two integers [a, b], each in [min, max] (sizes: [width, height]).
+  std::pair<int, int> integer_pair(std::string_view key, std::pair<int, int> fallback, int min, int max);
+  // A file path: absolute, or relative to the document's base dir (ConfigDiagnostics::base_dir).
+  std::string path_value(std::string_view key, std::string fallback);
   // One of a fixed set of words.
   std::string choice(std::string_view key, std::string fallback,
                      std::initializer_list<std::string_view> choices);
