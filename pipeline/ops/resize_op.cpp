@@ -6,7 +6,8 @@
 //     # scale: 0.5          # instead of width + height: number > 0; each side is round(side * scale), at least 1
 //     interpolation: area   # nearest | linear | area | cubic | lanczos4; default area
 //
-// Exactly cv::resize(in, out, out.size(), 0, 0, interpolation) with out sized as above.
+// Exactly cv::resize(in, out, out.size(), 0, 0, interpolation) with out sized as above. The
+// detections the frame carries are scaled with it (boxes rounded outwards, vectors scaled).
 // Either width and height, or scale, is required: `- op: resize` alone is an error.
 #include <opencv2/imgproc.hpp>
 
@@ -92,8 +93,20 @@ class ResizeOp final : public Op {
 
   explicit ResizeOp(const Params& p) : p_(p) {}
 
-  Status process(const cv::Mat& in, cv::Mat& out, FrameMeta&) override {
+  Status process(const cv::Mat& in, cv::Mat& out, FrameMeta& meta) override {
     cv::resize(in, out, out.size(), 0, 0, p_.interpolation);
+    const double fx = static_cast<double>(out.cols) / in.cols, fy = static_cast<double>(out.rows) / in.rows;
+    const auto to_int = [](double v) { return static_cast<int>(std::clamp(v, -1e9, 1e9)); };
+    for (Detection& d : meta.detections) {
+      const double x0 = std::floor(d.x * fx), y0 = std::floor(d.y * fy);
+      const double x1 = std::ceil((static_cast<double>(d.x) + d.w) * fx), y1 = std::ceil((static_cast<double>(d.y) + d.h) * fy);
+      d.x = to_int(x0);
+      d.y = to_int(y0);
+      d.w = to_int(x1 - x0);
+      d.h = to_int(y1 - y0);
+      d.dx = static_cast<float>(d.dx * fx);
+      d.dy = static_cast<float>(d.dy * fy);
+    }
     return Status::ok();
   }
 
