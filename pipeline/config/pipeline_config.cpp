@@ -204,7 +204,21 @@ PipelineConfig parse_document(YAML::Node root, ConfigDiagnostics& diag, const st
     s.drop_policy = read_drop_policy(stage, config.source.live);
     s.queue = static_cast<int>(stage.integer("queue", s.workers, 1, 4096));
     s.max_latency_ms = stage.optional_number("max_latency_ms", 1, 600'000).value_or(0);
+    const bool ordered_given = stage.has("ordered");
+    const bool ordered = stage.boolean("ordered", false);
     s.ops = read_ops(stage);
+    const auto stateful = std::find_if(s.ops.begin(), s.ops.end(), [](const OpEntry& op) { return op.spec.ordered; });
+    if (stateful != s.ops.end() && ordered_given && !ordered)
+      stage.fail("ordered", "op " + stateful->spec.name + " keeps state from frame to frame: its stage must be ordered");
+    s.ordered = ordered || stateful != s.ops.end();
+    if (s.ordered && s.workers > 1) {
+      const std::string why = stateful != s.ops.end()
+                                  ? "op " + stateful->spec.name + " keeps state from frame to frame, so stage"
+                                  : "stage";
+      stage.fail("workers", why + " \"" + s.name + "\" is ordered: it runs on one worker, which sees its frames in "
+                            "order; got workers: " + std::to_string(s.workers) +
+                            " (put stateless ops in a stage of their own to run them in parallel)");
+    }
     stage.finish();
     total_workers += s.workers;
     config.stages.push_back(std::move(s));
@@ -226,6 +240,21 @@ PipelineConfig parse_document(YAML::Node root, ConfigDiagnostics& diag, const st
   config.sink_mark = sink.mark();
   if (config.sink.type.empty()) sink.ignore_rest();
   sink.finish();
+
+  ConfigReader results = top.map("results");
+  if (top.has("results")) {
+    const std::string path = results.required_string("path");
+    config.results_path = path == "-" || path.empty() ? path : ctx.resolve(path);
+    std::error_code ec;
+    const auto canonical = [&](const std::string& p) { return std::filesystem::weakly_canonical(p, ec); };
+    if (!path.empty() && path != "-") {
+      if (!config.sink.path.empty() && canonical(config.results_path) == canonical(config.sink.path))
+        results.fail("path", "is the sink's file too (" + config.sink.path + ")");
+      else if (!config.source.path.empty() && canonical(config.results_path) == canonical(config.source.path))
+        results.fail("path", "is the source's file (" + config.source.path + "); the results would overwrite the input");
+    }
+  }
+  results.finish();
 
   ConfigReader limits = top.map("limits");
   config.frame_timeout_s = limits.number("frame_timeout", 30, 0, 86400);
@@ -273,6 +302,7 @@ std::string read_file(const std::string& path, ConfigDiagnostics& diag) {
 PipelineConfig parse_config_text(const std::string& text, const std::string& file_name,
                                  const std::string& base_dir, const std::vector<std::string>& overrides) {
   ConfigDiagnostics diag(file_name);
+  diag.set_base_dir(base_dir);
   YAML::Node root = load_yaml(text, diag);
   if (diag.ok()) {
     if (!overrides.empty() && (!root.IsDefined() || root.IsNull())) root = YAML::Node(YAML::NodeType::Map);
@@ -289,9 +319,10 @@ PipelineConfig load_config(const std::string& path, const std::vector<std::strin
   ConfigDiagnostics diag(path);
   const std::string text = read_file(path, diag);
   if (!diag.ok()) throw ConfigException(diag.sorted());
-  const std::string base_dir = std::filesystem::path(path).parent_path().string();
-  return parse_config_text(text, path, base_dir, overrides);
+  return parse_config_text(text, path, config_base_dir(path), overrides);
 }
+
+std::string config_base_dir(const std::string& file) { return std::filesystem::path(file).parent_path().string(); }
 
 std::unique_ptr<Source> resolve(PipelineConfig& config) {
   std::unique_ptr<Source> source = config.source.open();
@@ -341,8 +372,9 @@ std::unique_ptr<Source> resolve(PipelineConfig& config) {
   return source;
 }
 
-std::vector<OpEntry> parse_stage_ops(const std::string& resolved_yaml, std::size_t index) {
+std::vector<OpEntry> parse_stage_ops(const std::string& resolved_yaml, std::size_t index, const std::string& base_dir) {
   ConfigDiagnostics diag("(worker config)");
+  diag.set_base_dir(base_dir);
   YAML::Node root = load_yaml(resolved_yaml, diag);
   std::vector<OpEntry> ops;
   if (diag.ok()) {

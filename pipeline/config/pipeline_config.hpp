@@ -41,6 +41,9 @@ struct StageConfig {
   DropPolicy drop_policy = DropPolicy::kBlock;
   int queue = 1;               // frames waiting for a worker of this stage (drop policies only)
   double max_latency_ms = 0;   // a frame older than this when the stage would start it is dropped; 0: off
+  // One worker, frames in capture order: set by `ordered: true` or by an op that keeps state
+  // between frames (motion, optical_flow).
+  bool ordered = false;
   std::vector<OpEntry> ops;
   // Set by resolve():
   FrameFormat input, output;
@@ -53,6 +56,8 @@ struct PipelineConfig {
   DropPolicy capture_drop_policy = DropPolicy::kBlock;  // when no slot is free for the next frame
   SinkSpec sink;
   YAML::Mark sink_mark;
+  // results.path: the JSON Lines file of per-frame detections; "-" for stdout; empty: none.
+  std::string results_path;
   std::vector<StageConfig> stages;
   int slots = 0;              // frames in flight
   bool slots_given = false;
@@ -81,9 +86,13 @@ PipelineConfig parse_config_text(const std::string& text, const std::string& fil
 // Step 2, see above. Returns the opened source so that `run` does not open it twice.
 std::unique_ptr<Source> resolve(PipelineConfig& config);
 
-// The op chain of stage `index` of a resolved document (what a worker process reads). Throws
-// ConfigException.
-std::vector<OpEntry> parse_stage_ops(const std::string& resolved_yaml, std::size_t index);
+// The op chain of stage `index` of a resolved document (what a worker process reads); relative
+// paths in it are relative to `base_dir` (the config file's folder). Throws ConfigException.
+std::vector<OpEntry> parse_stage_ops(const std::string& resolved_yaml, std::size_t index,
+                                     const std::string& base_dir = "");
+
+// The folder that relative paths in the config file `file` are relative to ("" for the current one).
+std::string config_base_dir(const std::string& file);
 
 // Log levels accepted by log.level.
 extern const std::initializer_list<std::string_view> kLogLevels;

@@ -11,6 +11,7 @@
 #include <cinttypes>
 #include <cstdio>
 #include <cstring>
+#include <map>
 #include <mutex>
 #include <sstream>
 #include <thread>
@@ -24,6 +25,7 @@
 #include "pipeline/runtime/run_stats.hpp"
 #include "pipeline/runtime/segment.hpp"
 #include "pipeline/runtime/supervisor.hpp"
+#include "pipeline/sinks/results_writer.hpp"
 
 namespace cvpipe {
 namespace {
@@ -132,6 +134,7 @@ class Run {
   RunOptions options_;
   std::optional<Segment> segment_;
   std::unique_ptr<Sink> sink_;
+  std::unique_ptr<ResultsWriter> results_;  // results.path, if given
   std::unique_ptr<Supervisor> supervisor_;
   RunStats stats_;
   LatencyHistogram latency_;  // added to by the writer thread; read by the stats line
@@ -155,6 +158,10 @@ class Run {
   int exit_code_ = kExitOk;
   bool output_failed_ = false;  // writer thread only
   double first_frame_ms_ = -1;  // writer thread only, until it has joined
+  // Detections in the frames written, by class, and those that did not fit a frame (writer
+  // thread only, until it has joined).
+  std::map<std::string, std::uint64_t, std::less<>> detections_by_class_;
+  std::uint64_t detections_overflow_ = 0;
 
   std::uint64_t last_read_ = 0, last_written_ = 0;
   std::vector<std::uint64_t> last_busy_;
@@ -331,6 +338,18 @@ void Run::write_one(const WriterItem& item) {
       reason = DropReason::kAborted;
       fatal(kExitCantCreate, "output error, stopping: " + s.message());
     } else {
+      if (results_) {
+        if (Status r = results_->write(h.meta); !r) {
+          output_failed_ = true;  // this frame is in the video; the ones after it are not written
+          fatal(kExitCantCreate, "output error, stopping: " + r.message());
+        }
+      }
+      for (const Detection& d : h.meta.detections) {
+        const std::string_view label = d.label_view();
+        if (auto it = detections_by_class_.find(label); it != detections_by_class_.end()) ++it->second;
+        else detections_by_class_.emplace(std::string(label), 1);
+      }
+      detections_overflow_ += h.meta.detections.overflow;
       latency_.add(monotonic_ns() - h.meta.capture_ns);
       if (stats_.written.fetch_add(1, std::memory_order_relaxed) == 0) {
         first_frame_ms_ = ms_since_process_start();
@@ -452,6 +471,13 @@ void Run::print_summary(double wall_s) {
   j << "},\"frames_missed_by_source\":" << source_->frames_missed() << ",\"wall_seconds\":" << wall_s << ",\"fps\":" << (wall_s > 0 ? static_cast<double>(written) / wall_s : 0.0)
     << ",\"latency_ms\":{\"p50\":" << latency_.percentile_ms(50) << ",\"p95\":" << latency_.percentile_ms(95)
     << ",\"p99\":" << latency_.percentile_ms(99) << "}";
+  j << ",\"detections\":{";
+  bool first = true;
+  for (const auto& [label, count] : detections_by_class_) {
+    j << (first ? "" : ",") << json_string(label) << ":" << count;
+    first = false;
+  }
+  j << "},\"detections_overflow\":" << detections_overflow_;
   if (!options_.inline_mode)
     j << ",\"hop_us\":{\"p50\":" << stats_.hop.percentile_ms(50) * 1000 << ",\"p99\":" << stats_.hop.percentile_ms(99) * 1000
       << "}";
@@ -498,6 +524,11 @@ int Run::execute() {
              mib(segment_->size()), config_.slots, config_.buffers_per_slot, segment_->header().buffer_bytes,
              mib(segment_->frames_bytes()), (segment_->size() - segment_->frames_bytes()) / 1024);
 
+  if (!config_.results_path.empty()) {
+    if (config_.results_path == "-") signal(SIGPIPE, SIG_IGN);  // a closed stdout is a write error, not death
+    results_ = ResultsWriter::open(config_.results_path);  // OutputError -> 73 before anything runs
+    log_->info("results file={}", results_->path());
+  }
   sink_ = config_.sink.open(config_.output_format, config_.fps);  // OutputError -> 73 before anything runs
   log_->info("output sink=\"{}\" format={}", config_.sink.description, config_.output_format.describe());
   slot_order_.assign(segment_->slot_count(), 0);
@@ -608,6 +639,8 @@ int Run::execute() {
   if (router.joinable()) router.join();
   supervisor_.reset();
   if (Status s = sink_->close(); !s) fatal(kExitCantCreate, "output error: " + s.message());
+  if (results_)
+    if (Status s = results_->close(); !s) fatal(kExitCantCreate, "output error: " + s.message());
   const double wall = std::chrono::duration<double>(Clock::now() - started).count();
   log_->info("finished read={} written={} dropped={} wall_s={:.2f} fps={:.1f} exit_code={}", stats_.read.load(),
              stats_.written.load(), stats_.dropped_total(), wall,

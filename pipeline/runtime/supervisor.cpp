@@ -27,10 +27,13 @@ Supervisor::Supervisor(const PipelineConfig& config, Segment& segment, RunStats&
   std::uint32_t control = 0;
   stages_ = std::vector<Stage>(config_.stages.size());
   retried_.assign(segment_.slot_count(), false);
+  order_.assign(segment_.slot_count(), 0);
+  stage_of_.assign(segment_.slot_count(), -1);
   exited_busy_ns_.assign(config_.stages.size(), 0);
   for (std::size_t s = 0; s < stages_.size(); ++s) {
     stages_[s].index = s;
     stages_[s].config = &config_.stages[s];
+    if (config_.stages[s].ordered) stages_[s].gate.assign(segment_.slot_count(), kNoSlot);
     stages_[s].workers = std::vector<Worker>(static_cast<std::size_t>(config_.stages[s].workers));
     for (auto& w : stages_[s].workers) {
       w.control = control++;
@@ -63,6 +66,7 @@ void Supervisor::spawn(Stage& stage, Worker& w) {
   args.height = stage.config->input.height;
   args.type = stage.config->input.type;
   args.max_latency_us = static_cast<int>(stage.config->max_latency_ms * 1000);
+  args.base_dir = config_base_dir(config_.file);
   w.in.emplace(segment_.in_ring(w.control));
   w.out.emplace(segment_.out_ring(w.control));
   w.process.emplace(ChildProcess::spawn(worker_argv(args), {segment_.fd()}));
@@ -197,6 +201,12 @@ void Supervisor::erase_removed() {
   for (auto& stage : stages_) std::erase_if(stage.workers, [](const Worker& w) { return w.removed; });
 }
 
+void Supervisor::admit(std::uint32_t slot) {
+  order_[slot] = next_order_++;
+  stage_of_[slot] = -1;
+  route(slot, 0);
+}
+
 void Supervisor::route(std::uint32_t slot, std::size_t next_stage) {
   retried_[slot] = false;  // each stage may retry it once
   if (next_stage >= stages_.size()) {
@@ -204,6 +214,33 @@ void Supervisor::route(std::uint32_t slot, std::size_t next_stage) {
     return;
   }
   Stage& stage = stages_[next_stage];
+  if (!stage.gate.empty()) {
+    gate_put(stage, order_[slot], slot);
+    return;
+  }
+  enter(stage, slot);
+}
+
+void Supervisor::gate_put(Stage& stage, std::uint64_t order, std::uint32_t value) {
+  const std::size_t n = stage.gate.size();
+  if (order < stage.gate_next || order - stage.gate_next >= n || stage.gate[order % n] != kNoSlot) {
+    log_->critical("stage {}: frame #{} at the order gate, which expects #{} next", stage.config->name, order,
+                   stage.gate_next);
+    std::abort();
+  }
+  stage.gate[order % n] = value;
+  // Entering a stage may drop a frame (queue_full), which marks only later stages' gates: this
+  // loop is never re-entered for the same stage.
+  while (stage.gate[stage.gate_next % n] != kNoSlot) {
+    const std::uint32_t next = stage.gate[stage.gate_next % n];
+    stage.gate[stage.gate_next % n] = kNoSlot;
+    ++stage.gate_next;
+    if (next != kGateSkip) enter(stage, next);
+  }
+}
+
+void Supervisor::enter(Stage& stage, std::uint32_t slot) {
+  stage_of_[slot] = static_cast<int>(stage.index);
   // Under block the queue is bounded by the slots: a full pipeline stops capture.
   if (stage.config->drop_policy != DropPolicy::kBlock &&
       stage.pending.size() >= static_cast<std::size_t>(stage.config->queue)) {
@@ -220,6 +257,10 @@ void Supervisor::route(std::uint32_t slot, std::size_t next_stage) {
 void Supervisor::deliver(std::uint32_t slot, DropReason reason) {
   retried_[slot] = false;
   ++delivered_;
+  // Ordered stages it will never reach skip it.
+  for (std::size_t s = static_cast<std::size_t>(stage_of_[slot] + 1); s < stages_.size(); ++s)
+    if (!stages_[s].gate.empty()) gate_put(stages_[s], order_[slot], kGateSkip);
+  stage_of_[slot] = static_cast<int>(stages_.size());
   hooks_.deliver(slot, reason);
 }
 
@@ -427,10 +468,10 @@ void Supervisor::drop_everything(DropReason reason) {
       }
       w.outstanding.clear();
     }
-    for (std::uint32_t slot : stage.pending) {
-      deliver(slot, reason);
-    }
+    // Dropping the frames of the stages before lets every frame waiting at this one's gate through.
+    const std::deque<std::uint32_t> pending = std::move(stage.pending);
     stage.pending.clear();
+    for (std::uint32_t slot : pending) deliver(slot, reason);
   }
 }
 
@@ -441,7 +482,7 @@ void Supervisor::run() {
     bool progress = false;
     std::uint32_t slot;
     while (hooks_.next_captured(slot)) {
-      route(slot, 0);
+      admit(slot);
       progress = true;
     }
     if (resize_requested_.exchange(false, std::memory_order_acq_rel)) {
@@ -468,7 +509,7 @@ void Supervisor::run() {
     if (stop_now_.load(std::memory_order_acquire)) {
       // Take what capture still hands over, then drop all of it.
       while (hooks_.next_captured(slot)) {
-        route(slot, 0);
+        admit(slot);
       }
       drop_everything(DropReason::kAborted);
       std::uint64_t total = 0;

@@ -19,6 +19,12 @@
 // what it holds, and exits; nothing is dropped. Worker controls are reused, up to the segment's
 // worker capacity.
 //
+// Ordered stages (a stateful op such as motion, or `ordered: true`) run one worker, and a gate in
+// front of each puts the frames back in capture order: frames leave a parallel stage before it in
+// any order, and one that is dropped on the way (queue_full, too_old, error, worker_crash) is
+// skipped, so the gate never waits for it. The router numbers frames as capture hands them over
+// (capture's single queue keeps their order) and knows, for each frame, the last stage it entered.
+//
 // A worker that dies is noticed through SIGCHLD (the daemon's signal thread calls
 // notify_child_exit()), its finished slots are collected, the slot it was running is dropped
 // (reason worker_crash), the slots it had not started go back to the front of the stage's queue,
@@ -102,13 +108,27 @@ class Supervisor {
   struct Stage {
     std::size_t index = 0;
     const StageConfig* config = nullptr;
+    // Ordered stages only: frames wait here until every frame captured before them has entered
+    // the stage or left the pipeline. By capture order modulo the slot count: a slot, kGateSkip,
+    // or kNoSlot. Frames in flight hold distinct slots, so they never collide.
+    std::vector<std::uint32_t> gate;
+    std::uint64_t gate_next = 0;  // the capture order the gate lets through next
     std::deque<std::uint32_t> pending;
     std::vector<Worker> workers;
     int next_number = 0;  // for the next worker's name
   };
 
+  static constexpr std::uint32_t kGateSkip = 0xFFFFFFFDu;
+
   void spawn(Stage& stage, Worker& w);
+  // A slot newly handed over by capture: numbered, then routed to the first stage.
+  void admit(std::uint32_t slot);
   void route(std::uint32_t slot, std::size_t next_stage);
+  // The frame joins the stage's queue (its drop policy applies).
+  void enter(Stage& stage, std::uint32_t slot);
+  // Records `value` (a slot, or kGateSkip) for capture order `order` at an ordered stage's gate,
+  // and lets through every frame that is next in order.
+  void gate_put(Stage& stage, std::uint64_t order, std::uint32_t value);
   // The end of a frame's way through the stages: to the writer, written or dropped for `reason`.
   void deliver(std::uint32_t slot, DropReason reason);
   bool collect(Stage& stage, Worker& w);
@@ -138,6 +158,9 @@ class Supervisor {
   std::uint64_t delivered_ = 0;  // frames handed to the writer (written or dropped)
   std::vector<std::chrono::steady_clock::time_point> crash_times_;
   std::vector<bool> retried_;  // by slot: already retried once in its current stage
+  std::vector<std::uint64_t> order_;  // by slot: its frame's position in capture order
+  std::vector<int> stage_of_;         // by slot: the last stage its frame entered (-1: none yet)
+  std::uint64_t next_order_ = 0;
   std::vector<std::uint32_t> free_controls_;  // worker controls no process uses
   std::mutex resize_mutex_;
   std::optional<std::vector<int>> resize_request_;  // guarded by resize_mutex_

@@ -36,7 +36,8 @@ std::vector<std::string> worker_argv(const WorkerArgs& a) {
           "--parent",       std::to_string(a.parent), "--threads", std::to_string(a.threads),
           "--log-level",    a.log_level,          "--name",        a.name,
           "--width",        std::to_string(a.width), "--height", std::to_string(a.height),
-          "--type",         std::to_string(a.type), "--max-latency-us", std::to_string(a.max_latency_us)};
+          "--type",         std::to_string(a.type), "--max-latency-us", std::to_string(a.max_latency_us),
+          "--base-dir",     a.base_dir};
 }
 
 bool parse_worker_args(int argc, char** argv, WorkerArgs& out) {
@@ -55,6 +56,7 @@ bool parse_worker_args(int argc, char** argv, WorkerArgs& out) {
     else if (key == "--max-latency-us") ok = parse_int(value, out.max_latency_us);
     else if (key == "--log-level") out.log_level = value;
     else if (key == "--name") out.name = value;
+    else if (key == "--base-dir") out.base_dir = value;
     else return false;
     if (!ok) return false;
   }
@@ -94,7 +96,7 @@ int worker_main(const WorkerArgs& args) {
     SpscRing in = segment.in_ring(static_cast<std::uint32_t>(args.control));
     SpscRing out = segment.out_ring(static_cast<std::uint32_t>(args.control));
 
-    const std::vector<OpEntry> ops = parse_stage_ops(segment.config_text(), static_cast<std::size_t>(args.stage));
+    const std::vector<OpEntry> ops = parse_stage_ops(segment.config_text(), static_cast<std::size_t>(args.stage), args.base_dir);
     OpChain chain(ops, FrameFormat{args.width, args.height, args.type});
     if (Status opened = chain.open(); !opened) {
       log->error("cannot start: {}", opened.message());

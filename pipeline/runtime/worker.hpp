@@ -18,6 +18,7 @@ struct WorkerArgs {
   int max_latency_us = 0;  // a frame older than this (since capture) is dropped unprocessed; 0: off
   std::string log_level = "info";
   std::string name;       // logger name, e.g. worker.smooth.1
+  std::string base_dir;   // relative paths in ops' parameters are relative to it (the config's folder)
 };
 
 // argv for spawning a worker (argv[0] is /proc/self/exe).
