@@ -243,7 +243,13 @@ PipelineConfig parse_document(YAML::Node root, ConfigDiagnostics& diag, const st
 
   ConfigReader results = top.map("results");
   if (top.has("results")) {
-    const std::string path = results.required_string("path");
+    // In a file `-` must be quoted; `--set results.path=-` reads as a list of one empty item: stdout too.
+    const YAML::Node value = results.raw("path");
+    std::string path;
+    if (value.IsScalar() && !value.Scalar().empty()) path = value.Scalar();
+    else if (value.IsSequence() && value.size() == 1 && value[0].IsNull()) path = "-";
+    else if (!value.IsDefined() || value.IsNull()) results.fail("path", "missing required key (a file, or - for stdout)");
+    else results.fail("path", "expected a file path, or - for stdout");
     config.results_path = path == "-" || path.empty() ? path : ctx.resolve(path);
     std::error_code ec;
     const auto canonical = [&](const std::string& p) { return std::filesystem::weakly_canonical(p, ec); };

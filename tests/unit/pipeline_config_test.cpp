@@ -170,3 +170,90 @@ TEST(PipelineConfig, WorkersReadTheirStageFromTheResolvedDocument) {
 
 }  // namespace
 }  // namespace cvpipe
+
+namespace cvpipe {
+namespace {
+
+const char* const kOrdered = R"(source: {type: synthetic, width: 64, height: 48, frames: 5}
+stages:
+  - name: detect
+    workers: 2
+    ops:
+      - op: gaussian_blur
+  - name: moving
+    workers: 2
+    ops:
+      - op: motion
+  - name: show
+    workers: 2
+    ops:
+      - op: draw
+sink: {type: null}
+)";
+
+TEST(PipelineConfigOrdered, AStatefulOpOnTwoWorkersIsRejectedAtTheWorkersKey) {
+  const auto errors = errors_of(kOrdered);
+  ASSERT_EQ(errors.size(), 1u);
+  EXPECT_EQ(errors[0].to_string().rfind("p.yaml:8:14: stages[1].workers: op motion keeps state from frame to frame, "
+                                        "so stage \"moving\" is ordered: it runs on one worker",
+                                        0),
+            0u)
+      << errors[0].to_string();
+  EXPECT_NE(errors[0].message.find("got workers: 2"), std::string::npos);
+}
+
+TEST(PipelineConfigOrdered, AStatefulOpMakesItsStageOrderedAndOnlyThatOne) {
+  const PipelineConfig c = parse_config_text(kOrdered, "p.yaml", "", {"stages.moving.workers=1"});
+  EXPECT_FALSE(c.stages[0].ordered);
+  EXPECT_TRUE(c.stages[1].ordered);
+  EXPECT_FALSE(c.stages[2].ordered);
+  EXPECT_EQ(c.stages[2].workers, 2);
+}
+
+TEST(PipelineConfigOrdered, TwoWorkersGivenWithSetPointAtTheCommandLine) {
+  std::string one_worker = kOrdered;
+  one_worker.replace(one_worker.find("workers: 2\n    ops:\n      - op: motion"), 10, "workers: 1");
+  const auto errors = errors_of(one_worker, {"stages.moving.workers=2"});
+  ASSERT_EQ(errors.size(), 1u);
+  EXPECT_EQ(errors[0].file, "--set stages.moving.workers=2");
+  EXPECT_NE(errors[0].message.find("ordered"), std::string::npos) << errors[0].to_string();
+}
+
+TEST(PipelineConfigOrdered, OrderedTrueOrdersAStatelessStageAndFalseCannotUnorderAStatefulOne) {
+  std::string text = kOrdered;
+  text.replace(text.find("  - name: show\n    workers: 2"), 29, "  - name: show\n    ordered: true");
+  text.replace(text.find("workers: 2\n    ops:\n      - op: motion"), 10, "ordered: false");
+  const auto errors = errors_of(text);
+  ASSERT_EQ(errors.size(), 1u);
+  EXPECT_EQ(errors[0].line, 8);
+  EXPECT_EQ(errors[0].path, "stages[1].ordered");
+  EXPECT_NE(errors[0].message.find("op motion keeps state"), std::string::npos) << errors[0].to_string();
+  text.replace(text.find("ordered: false"), 14, "ordered: true");
+  const PipelineConfig c = parse_config_text(text, "p.yaml", "", {});
+  EXPECT_TRUE(c.stages[1].ordered);
+  EXPECT_TRUE(c.stages[2].ordered);
+  EXPECT_EQ(c.stages[2].workers, 1);
+}
+
+TEST(PipelineConfigResults, PathIsRelativeToTheConfigAndDashIsStdout) {
+  const std::string base = std::string(kGood) + "results: {path: out/r.jsonl}\n";
+  EXPECT_EQ(parse_config_text(base, "cfg/p.yaml", "cfg", {}).results_path, "cfg/out/r.jsonl");
+  EXPECT_EQ(parse_config_text(kGood, "p.yaml", "", {"results.path=-"}).results_path, "-");
+  EXPECT_EQ(parse_config_text(std::string(kGood) + "results: {path: \"-\"}\n", "p.yaml", "", {}).results_path, "-");
+  EXPECT_EQ(parse_config_text(kGood, "p.yaml", "", {}).results_path, "");
+}
+
+TEST(PipelineConfigResults, MissingPathUnknownKeyAndTheSinksFileAreErrors) {
+  auto errors = errors_of(std::string(kGood) + "results: {pth: x.jsonl}\n");
+  ASSERT_EQ(errors.size(), 2u);
+  EXPECT_NE(errors[0].to_string().find("results.path: missing required key"), std::string::npos) << errors[0].to_string();
+  EXPECT_NE(errors[1].to_string().find("unknown key (did you mean \"path\"?)"), std::string::npos) << errors[1].to_string();
+  std::string video = kGood;
+  video.replace(video.find("type: null"), 10, "type: video\n  path: same.mp4");
+  errors = errors_of(video + "results: {path: same.mp4}\n");
+  ASSERT_EQ(errors.size(), 1u);
+  EXPECT_NE(errors[0].message.find("is the sink's file too"), std::string::npos) << errors[0].to_string();
+}
+
+}  // namespace
+}  // namespace cvpipe
