@@ -140,7 +140,7 @@ void check_workers_read_the_same_ops(const PipelineConfig& config) {
   for (std::size_t i = 0; i < config.stages.size(); ++i) {
     std::vector<OpEntry> ops;
     try {
-      ops = parse_stage_ops(config.resolved_yaml, i);
+      ops = parse_stage_ops(config.resolved_yaml, i, base_dir());
     } catch (const ConfigException& e) {
       finding("stage " + std::to_string(i) + " of the resolved document does not parse: " + e.what() +
               "\n--- resolved document:\n" + config.resolved_yaml);
