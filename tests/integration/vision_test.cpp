@@ -342,6 +342,65 @@ limits: {crash_limit: 10}
   }
 }
 
+TEST_F(Vision, ARestartedOrderedStageGoesOnInOrder) {
+  ASSERT_TRUE(make_clip(path("clip.mkv"), {96, 64}, 30));
+  // The ordered stage's worker dies on its 10th frame, and its replacement on its 10th: each
+  // restart starts optical_flow's state over; the frames still come out in order.
+  const std::string config = write("pipeline.yaml", R"(source: {type: file, path: clip.mkv}
+stages:
+  - name: before
+    workers: 2
+    ops:
+      - op: gaussian_blur
+  - name: track
+    ops:
+      - op: optical_flow
+      - op: crash
+        every: 10
+        how: segv
+  - name: after
+    workers: 2
+    ops:
+      - op: draw
+results: {path: out/results.jsonl}
+sink: {type: null}
+limits: {crash_limit: 10}
+)");
+  const RunResult r = run_cvpipe({"run", config}, 60s);
+  ASSERT_EQ(r.exit_code, 0) << describe(r);
+  const Json summary = summary_of(r);
+  EXPECT_GE(stage_in(summary, "track").integer("restarts"), 2);
+  EXPECT_EQ(summary.integer("frames_written") + summary["dropped"].integer("worker_crash"), 30);
+  const auto results = read_results(path("out/results.jsonl"));
+  EXPECT_EQ(static_cast<long long>(results.size()), summary.integer("frames_written"));
+  long long previous = -1;
+  for (const Json& line : results) {
+    EXPECT_GT(line.integer("seq"), previous);
+    previous = line.integer("seq");
+  }
+}
+
+TEST_F(Vision, ARelativeCascadePathIsRelativeToTheConfigInTheWorkersToo) {
+  std::filesystem::create_directories(path("cfg"));
+  std::filesystem::copy_file("/usr/share/opencv4/haarcascades/haarcascade_frontalface_alt.xml", path("cfg/mine.xml"));
+  const std::string config = write("cfg/pipeline.yaml", R"(source: {type: synthetic, width: 96, height: 64, frames: 5}
+stages:
+  - name: faces
+    workers: 2
+    ops:
+      - op: haar_faces
+        cascade: mine.xml
+sink: {type: null}
+)");
+  const RunResult r = run_cvpipe({"run", config});  // in the test binary's working directory, not cfg/
+  EXPECT_EQ(r.exit_code, 0) << describe(r);
+  write_file(path("cfg/pipeline2.yaml"), read_text(config));
+  std::filesystem::remove(path("cfg/mine.xml"));
+  const RunResult missing = run_cvpipe({"validate", path("cfg/pipeline2.yaml")});
+  EXPECT_EQ(missing.exit_code, 78) << describe(missing);
+  EXPECT_NE(missing.err.find(path("cfg/mine.xml") + ": no such file"), std::string::npos) << missing.err;
+}
+
 TEST_F(Vision, AnOrderedStageOnTwoWorkersIsAConfigErrorAtItsLine) {
   const std::string config = write("pipeline.yaml", R"(source: {type: synthetic, width: 64, height: 48, frames: 5}
 stages:
