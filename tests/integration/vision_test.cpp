@@ -5,7 +5,7 @@
 //
 // The footage is OpenCV's sample data from Debian's opencv-doc package (tools/dev installs it):
 // vtest.avi (people walking), Megamind.avi (faces), basketball1.png (a face to paste). Tests that
-// need it are skipped without it, saying so.
+// need it fail without it, saying so (tests never skip).
 #include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
 #include <opencv2/objdetect.hpp>
@@ -25,9 +25,9 @@ namespace {
 
 const std::string kSampleData = "/usr/share/doc/opencv-doc/examples/data/";
 
-#define SKIP_WITHOUT(file)                                                                          \
-  if (!std::filesystem::exists(kSampleData + file))                                                 \
-  GTEST_SKIP() << kSampleData << file << " is missing: apt-get install opencv-doc (tools/dev does)"
+#define ASSERT_SAMPLE(file)                                                                         \
+  ASSERT_TRUE(std::filesystem::exists(kSampleData + file))                                          \
+      << kSampleData << file << " is missing: apt-get install opencv-doc (tools/dev installs it)"
 
 // Writes frames losslessly (FFV1 in .mkv), so the pipeline decodes exactly these pixels.
 void write_clip(const std::string& path, const std::vector<cv::Mat>& frames) {
@@ -141,7 +141,7 @@ std::string compare_boxes(const std::vector<Box>& expected, const std::vector<Bo
 using Vision = CvpipeTest;
 
 TEST_F(Vision, PeopleInRealFootageAreWhatOpenCVsHogDetectorFindsInTheSameFrames) {
-  SKIP_WITHOUT("vtest.avi");
+  ASSERT_SAMPLE("vtest.avi");
   // vtest.avi is 768x576; its people walk in the middle, 130-340 pixels tall (HOG's window is 128).
   const auto frames = footage("vtest.avi", 0, 6, {480, 360}, {200, 110, 560, 420});
   ASSERT_EQ(frames.size(), 6u);
@@ -182,7 +182,7 @@ sink: {type: null}
 }
 
 TEST_F(Vision, FacesInRealFootageAreWhatOpenCVsCascadeFindsInTheSameFrames) {
-  SKIP_WITHOUT("Megamind.avi");
+  ASSERT_SAMPLE("Megamind.avi");
   const auto frames = footage("Megamind.avi", 14, 8, {360, 264});
   ASSERT_EQ(frames.size(), 8u);
   write_clip(path("faces.mkv"), frames);
@@ -262,7 +262,7 @@ sink: {type: images, path: out/%04d.png}
 )";
 
 TEST_F(Vision, ResultsAndFramesWithWorkersAreThoseOfAnInlineRun) {
-  SKIP_WITHOUT("basketball1.png");
+  ASSERT_SAMPLE("basketball1.png");
   constexpr int kFrames = 24;
   write_clip(path("clip.mkv"), moving_face_frames(kFrames));
   const std::string config = write("pipeline.yaml", kDetectTrackShow);
