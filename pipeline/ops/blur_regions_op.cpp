@@ -73,8 +73,8 @@ class BlurRegionsOp final : public Op {
       const double pad_x = std::max(0, d.w) * p_.padding, pad_y = std::max(0, d.h) * p_.padding;
       const double x0 = std::clamp(d.x - pad_x, 0.0, static_cast<double>(out.cols));
       const double y0 = std::clamp(d.y - pad_y, 0.0, static_cast<double>(out.rows));
-      const double x1 = std::clamp(d.x + std::max(0, d.w) + pad_x, 0.0, static_cast<double>(out.cols));
-      const double y1 = std::clamp(d.y + std::max(0, d.h) + pad_y, 0.0, static_cast<double>(out.rows));
+      const double x1 = std::clamp(static_cast<double>(d.x) + std::max(0, d.w) + pad_x, 0.0, static_cast<double>(out.cols));
+      const double y1 = std::clamp(static_cast<double>(d.y) + std::max(0, d.h) + pad_y, 0.0, static_cast<double>(out.rows));
       const cv::Rect box = cv::Rect(cv::Point(static_cast<int>(std::floor(x0)), static_cast<int>(std::floor(y0))),
                                     cv::Point(static_cast<int>(std::ceil(x1)), static_cast<int>(std::ceil(y1)))) &
                            frame;

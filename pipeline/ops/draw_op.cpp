@@ -18,6 +18,8 @@
 #include <algorithm>
 #include <array>
 #include <charconv>
+#include <cmath>
+#include <cstdint>
 #include <cstdio>
 #include <string>
 #include <vector>
@@ -65,9 +67,13 @@ class DrawOp final : public Op {
     for (const Detection& d : meta.detections) {
       const std::string_view label = d.label_view();
       if (!p_.classes.empty() && std::find(p_.classes.begin(), p_.classes.end(), label) == p_.classes.end()) continue;
-      // Any values: a worker of an earlier stage wrote them. Clamp to what drawing can take.
-      const cv::Rect box = cv::Rect(d.x, d.y, std::max(0, d.w), std::max(0, d.h)) &
-                           cv::Rect(-out.cols, -out.rows, 3 * out.cols, 3 * out.rows);
+      // Any values: a worker of an earlier stage wrote them. Clamped (in 64 bits) to a frame's
+      // size around the frame, which OpenCV draws and clips without overflowing.
+      const auto clamp = [](std::int64_t v, int lo, int hi) { return static_cast<int>(std::clamp<std::int64_t>(v, lo, hi)); };
+      const int x0 = clamp(d.x, -out.cols, 2 * out.cols), y0 = clamp(d.y, -out.rows, 2 * out.rows);
+      const int x1 = clamp(std::int64_t{d.x} + std::max(0, d.w), x0, 2 * out.cols);
+      const int y1 = clamp(std::int64_t{d.y} + std::max(0, d.h), y0, 2 * out.rows);
+      const cv::Rect box(x0, y0, x1 - x0, y1 - y0);
       if (d.flags & Detection::kHasVector) {
         const cv::Point2f centre(static_cast<float>(box.x) + box.width / 2.f, static_cast<float>(box.y) + box.height / 2.f);
         const float dx = std::clamp(d.dx * static_cast<float>(p_.vector_scale), -1e4f, 1e4f);

@@ -79,10 +79,13 @@ void ResultsWriter::format_line(const FrameMeta& meta, std::int64_t wall_offset_
   out += ",\"pts_ms\":";
   append_number(out, static_cast<double>(meta.pts_us) / 1000.0, "%.3f");
   // The capture time on the wall clock, to the millisecond, UTC.
-  const std::int64_t wall_ms = (meta.capture_ns + wall_offset_ns) / 1'000'000;
+  // Unsigned: capture_ns comes through shared memory, and any value must not overflow.
+  const auto wall_ns = static_cast<std::int64_t>(static_cast<std::uint64_t>(meta.capture_ns) +
+                                                 static_cast<std::uint64_t>(wall_offset_ns));
+  const std::int64_t wall_ms = wall_ns / 1'000'000;
   const std::time_t seconds = static_cast<std::time_t>(wall_ms / 1000);
   std::tm tm{};
-  gmtime_r(&seconds, &tm);
+  if (!gmtime_r(&seconds, &tm)) tm = std::tm{};
   char when[48];
   std::snprintf(when, sizeof when, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
                 tm.tm_hour, tm.tm_min, tm.tm_sec, static_cast<int>(wall_ms % 1000 + (wall_ms % 1000 < 0 ? 1000 : 0)));

@@ -11,7 +11,9 @@
 #include <opencv2/objdetect.hpp>
 
 #include <algorithm>
+#include <cstring>
 #include <filesystem>
+#include <limits>
 #include <string>
 #include <vector>
 
@@ -43,7 +45,10 @@ double iou(const cv::Rect& a, const cv::Rect& b) {
 cv::Rect box_of(const Detection& d) { return {d.x, d.y, d.w, d.h}; }
 
 // Runs one op instance over `frames` in order (as an ordered stage does); the detections of each.
+// OpenCV runs on one thread, as in a worker: the same results every run, and nothing for TSan to
+// report from inside OpenCV's thread pool (ctest runs each test in a process of its own).
 std::vector<Detections> run_sequence(const std::string& yaml, const std::vector<cv::Mat>& frames) {
+  cv::setNumThreads(1);
   const auto parsed = parse_op(yaml);
   EXPECT_TRUE(parsed.spec) << parsed.errors_text();
   if (!parsed.spec) return {};
@@ -121,6 +126,7 @@ TEST(HaarFacesOp, MinSizeLeavesOutSmallerFaces) {
 
 TEST(HaarFacesOp, GivesTheBoxesOfOpenCVsCascadeCalledDirectly) {
   ASSERT_SAMPLES();
+  cv::setNumThreads(1);
   const cv::Mat frame = sample("basketball1.png");
   cv::CascadeClassifier cascade(kCascade);
   cv::Mat gray;
@@ -197,6 +203,7 @@ TEST(HogPeopleOp, MinSizeLeavesOutSmallerPeople) {
 
 TEST(HogPeopleOp, GivesTheBoxesOfOpenCVsDetectorCalledDirectly) {
   ASSERT_SAMPLES();
+  cv::setNumThreads(1);
   cv::Mat frame;
   cv::resize(sample("basketball1.png"), frame, {320, 240}, 0, 0, cv::INTER_AREA);
   cv::HOGDescriptor hog;
@@ -413,6 +420,22 @@ TEST(ResizeOp, MovesTheDetectionsWithTheFrame) {
   EXPECT_EQ(box_of(meta.detections.items[0]), cv::Rect(5, 10, 15, 20));
   EXPECT_FLOAT_EQ(meta.detections.items[1].dx, 1.f);
   EXPECT_FLOAT_EQ(meta.detections.items[1].dy, -0.5f);
+}
+
+TEST(ResultsWriter, AnyValuesAWorkerLeftGiveAValidLine) {
+  FrameMeta meta;
+  meta.capture_ns = std::numeric_limits<std::int64_t>::max();
+  meta.pts_us = std::numeric_limits<std::int64_t>::min();
+  meta.detections.add("x", std::numeric_limits<int>::min(), 0, -5, std::numeric_limits<int>::max(),
+                      std::numeric_limits<float>::quiet_NaN());
+  std::memset(meta.detections.items[0].label, 'A', Detection::kLabelSize);  // no NUL
+  meta.detections.items[0].label[3] = '\n';
+  meta.detections.count = 1'000'000;
+  std::string line;
+  ResultsWriter::format_line(meta, std::numeric_limits<std::int64_t>::max(), line);
+  EXPECT_NE(line.find("\"class\":\"AAA\\u000aAAAAAAAAAAAA\""), std::string::npos) << line;
+  EXPECT_NE(line.find("\"score\":null"), std::string::npos) << line;
+  EXPECT_EQ(line.find('\n'), std::string::npos);
 }
 
 TEST(ResultsWriter, OneJsonObjectPerFrameWithEveryDetection) {
