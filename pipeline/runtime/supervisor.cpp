@@ -455,6 +455,8 @@ void Supervisor::kill_hung_workers() {
 }
 
 void Supervisor::drop_everything(DropReason reason) {
+  // Stage by stage, in order: the frames dropped in one let those waiting at a later stage's order
+  // gate into that stage's queue, which is dropped in its turn.
   for (auto& stage : stages_) {
     for (auto& w : stage.workers) {
       if (w.process && w.running) {
@@ -468,10 +470,10 @@ void Supervisor::drop_everything(DropReason reason) {
       }
       w.outstanding.clear();
     }
-    // Dropping the frames of the stages before lets every frame waiting at this one's gate through.
-    const std::deque<std::uint32_t> pending = std::move(stage.pending);
+    for (std::uint32_t slot : stage.pending) {
+      deliver(slot, reason);
+    }
     stage.pending.clear();
-    for (std::uint32_t slot : pending) deliver(slot, reason);
   }
 }
 

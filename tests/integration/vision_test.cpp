@@ -6,6 +6,8 @@
 // The footage is OpenCV's sample data from Debian's opencv-doc package (tools/dev installs it):
 // vtest.avi (people walking), Megamind.avi (faces), basketball1.png (a face to paste). Tests that
 // need it fail without it, saying so (tests never skip).
+#include <signal.h>
+
 #include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
 #include <opencv2/objdetect.hpp>
@@ -399,6 +401,42 @@ sink: {type: null}
   const RunResult missing = run_cvpipe({"validate", path("cfg/pipeline2.yaml")});
   EXPECT_EQ(missing.exit_code, 78) << describe(missing);
   EXPECT_NE(missing.err.find(path("cfg/mine.xml") + ": no such file"), std::string::npos) << missing.err;
+}
+
+TEST_F(Vision, ASecondSignalDropsWhatWaitsAtAnOrderedStageAndTheRunEnds) {
+  // A slow parallel stage before an ordered one, and two SIGINTs: the frames in flight, those held
+  // at the ordered stage's gate included, are dropped as aborted, and nothing waits for ever.
+  const std::string config = write("pipeline.yaml", R"(source: {type: synthetic, width: 96, height: 64, frames: 100000}
+stages:
+  - name: before
+    workers: 3
+    ops:
+      - op: sleep
+        ms: 30
+  - name: track
+    ops:
+      - op: motion
+      - op: sleep
+        ms: 5
+  - name: after
+    workers: 2
+    ops:
+      - op: draw
+results: {path: out/results.jsonl}
+sink: {type: null}
+)");
+  RunningProgram p = start_cvpipe({"run", config});
+  for (int i = 0; i < 300 && read_text(path("out/results.jsonl")).size() < 2000; ++i) std::this_thread::sleep_for(10ms);
+  ASSERT_EQ(::kill(p.pid(), SIGINT), 0);
+  std::this_thread::sleep_for(20ms);
+  ASSERT_EQ(::kill(p.pid(), SIGINT), 0);
+  const RunResult r = finish_cvpipe(p, 20s);
+  ASSERT_EQ(r.exit_code, 0) << describe(r);
+  const Json summary = summary_of(r);
+  EXPECT_EQ(summary.integer("frames_read"), summary.integer("frames_written") + summary.integer("frames_dropped"));
+  const auto results = read_results(path("out/results.jsonl"));
+  EXPECT_EQ(static_cast<long long>(results.size()), summary.integer("frames_written"));
+  for (std::size_t i = 0; i < results.size(); ++i) EXPECT_EQ(results[i].integer("seq"), static_cast<long long>(i));
 }
 
 TEST_F(Vision, AnOrderedStageOnTwoWorkersIsAConfigErrorAtItsLine) {
