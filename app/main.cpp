@@ -195,6 +195,9 @@ int main(int argc, char** argv) {
   } catch (const OutputError& e) {
     std::fprintf(stderr, "cvpipe: output error: %s\n", e.what());
     return kExitCantCreate;
+  } catch (const UnavailableError& e) {
+    std::fprintf(stderr, "cvpipe: %s\n", e.what());
+    return kExitUnavailable;
   } catch (const std::exception& e) {
     std::fprintf(stderr, "cvpipe: internal error: %s\n", e.what());
     return kExitInternal;

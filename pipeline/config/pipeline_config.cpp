@@ -282,6 +282,29 @@ PipelineConfig parse_document(YAML::Node root, ConfigDiagnostics& diag, const st
   config.stats_interval_s = log.number("stats_interval", 5, 0, 3600);
   log.finish();
 
+  ConfigReader http = top.map("http");
+  if (top.has("http")) {
+    const std::string listen = http.required_string("listen");
+    const std::size_t colon = listen.rfind(':');
+    int port = -1;
+    if (colon != std::string::npos && colon + 1 < listen.size() && colon + 6 >= listen.size() &&
+        listen.find_first_not_of("0123456789", colon + 1) == std::string::npos)
+      port = std::stoi(listen.substr(colon + 1));
+    if (!listen.empty() && (colon == 0 || port < 1 || port > 65535)) {
+      http.fail("listen", "expected HOST:PORT with a port in [1, 65535] (e.g. 127.0.0.1:8080), got \"" + listen + "\"");
+    } else if (!listen.empty()) {
+      config.http.listen = listen;
+      config.http.host = listen.substr(0, colon);
+      if (config.http.host.size() > 2 && config.http.host.front() == '[' && config.http.host.back() == ']')
+        config.http.host = config.http.host.substr(1, config.http.host.size() - 2);
+      config.http.port = port;
+    }
+    config.http.ready_window_s = http.positive_number("ready_window", 10, 86400);
+    config.http.preview_fps = http.number("preview_fps", 10, 0.1, 60);
+    config.http.preview_width = static_cast<int>(http.integer("preview_width", 640, 16, 7680));
+  }
+  http.finish();
+
   top.finish();
   config.resolved_yaml = YAML::Dump(root);
   return config;

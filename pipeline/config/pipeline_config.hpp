@@ -49,6 +49,16 @@ struct StageConfig {
   FrameFormat input, output;
 };
 
+// http: the optional observability endpoint (/metrics, /healthz, /readyz).
+struct HttpConfig {
+  std::string listen;          // "host:port"; empty: no server
+  std::string host;            // parsed from listen
+  int port = 0;
+  double ready_window_s = 10;  // /readyz fails when no frame was written for this long
+  double preview_fps = 10;     // the preview's rate at most
+  int preview_width = 640;     // and its width at most (downscaled, aspect kept)
+};
+
 struct PipelineConfig {
   std::string file;           // as given on the command line
   std::string resolved_yaml;  // the document with overrides applied (what workers read)
@@ -64,6 +74,7 @@ struct PipelineConfig {
   YAML::Mark slots_mark;
   std::string log_level = "info";
   double stats_interval_s = 5;
+  HttpConfig http;
   double frame_timeout_s = 30;   // a worker making no progress this long while holding frames is killed
   double shutdown_grace_s = 10;  // after SIGINT/SIGTERM, frames still in flight after this are dropped
   int crash_limit = 5;           // this many worker crashes ...

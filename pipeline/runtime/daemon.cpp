@@ -20,6 +20,7 @@
 #include "pipeline/core/errors.hpp"
 #include "pipeline/ops/op_chain.hpp"
 #include "pipeline/config/reload.hpp"
+#include "pipeline/runtime/http_server.hpp"
 #include "pipeline/runtime/logging.hpp"
 #include "pipeline/runtime/reorder_buffer.hpp"
 #include "pipeline/runtime/run_stats.hpp"
@@ -137,7 +138,6 @@ class Run {
   std::unique_ptr<ResultsWriter> results_;  // results.path, if given
   std::unique_ptr<Supervisor> supervisor_;
   RunStats stats_;
-  LatencyHistogram latency_;  // added to by the writer thread; read by the stats line
   LatencyHistogram::Counts last_latency_{};  // at the last stats line
 
   moodycamel::BlockingConcurrentQueue<std::uint32_t> free_slots_;
@@ -166,6 +166,8 @@ class Run {
   std::uint64_t last_read_ = 0, last_written_ = 0;
   std::vector<std::uint64_t> last_busy_;
   std::shared_ptr<spdlog::logger> log_ = get_logger("cvpipe");
+  // Last: destroyed (stopped and joined) first, before the stats it reads.
+  std::unique_ptr<HttpServer> http_;
 };
 
 void Run::fatal(int exit_code, const std::string& message) {
@@ -189,6 +191,7 @@ std::unique_ptr<OpChain> Run::inline_chain(std::size_t stage) {
 void Run::submit(std::uint32_t slot, const FrameMeta& meta, std::vector<std::unique_ptr<OpChain>>& chains) {
   const FrameFormat format = config_.source_format;
   SlotHeader& h = segment_->slot(slot);
+  stats_.slots_in_use.fetch_add(1, std::memory_order_relaxed);
   h.meta = meta;
   slot_order_[slot] = next_order_++;
   h.width = format.width;
@@ -215,7 +218,9 @@ void Run::submit(std::uint32_t slot, const FrameMeta& meta, std::vector<std::uni
       break;
     }
     const Status st = chains[s]->run(buffers, current, h.meta);
-    stats_.stages[s]->busy_ns.fetch_add(static_cast<std::uint64_t>(monotonic_ns() - start), std::memory_order_relaxed);
+    const std::int64_t took = monotonic_ns() - start;
+    stats_.stages[s]->busy_ns.fetch_add(static_cast<std::uint64_t>(took), std::memory_order_relaxed);
+    stats_.stages[s]->latency.add(took);
     stats_.stages[s]->processed.fetch_add(1, std::memory_order_relaxed);
     if (!st) {
       reason = DropReason::kError;
@@ -289,6 +294,7 @@ void Run::capture_loop() {
     if (meta.capture_ns == 0) meta.capture_ns = monotonic_ns();
     ++seq;
     stats_.read.fetch_add(1, std::memory_order_relaxed);
+    stats_.last_read_ns.store(monotonic_ns(), std::memory_order_relaxed);
     if (slot != kNoSlot) {
       submit(slot, meta, chains);
     } else if (policy == DropPolicy::kDropNewest) {
@@ -333,6 +339,7 @@ void Run::write_one(const WriterItem& item) {
   if (reason == DropReason::kNone) {
     const FrameFormat f{h.width, h.height, h.type};
     const cv::Mat frame(f.height, f.width, f.type, segment_->buffer(item.slot, h.buffer));
+    if (http_ && http_->wants_frame(monotonic_ns())) http_->offer_frame(frame);
     if (Status s = sink_->write(frame, h.meta); !s) {
       output_failed_ = true;
       reason = DropReason::kAborted;
@@ -350,7 +357,9 @@ void Run::write_one(const WriterItem& item) {
         else detections_by_class_.emplace(std::string(label), 1);
       }
       detections_overflow_ += h.meta.detections.overflow;
-      latency_.add(monotonic_ns() - h.meta.capture_ns);
+      const std::int64_t now = monotonic_ns();
+      stats_.latency.add(now - h.meta.capture_ns);
+      stats_.last_written_ns.store(now, std::memory_order_relaxed);
       if (stats_.written.fetch_add(1, std::memory_order_relaxed) == 0) {
         first_frame_ms_ = ms_since_process_start();
         log_->info("first frame written after_ms={:.0f} (since the process started)", first_frame_ms_);
@@ -358,6 +367,7 @@ void Run::write_one(const WriterItem& item) {
     }
   }
   if (reason != DropReason::kNone) stats_.count_drop(reason);
+  stats_.slots_in_use.fetch_sub(1, std::memory_order_relaxed);
   free_slots_.enqueue(item.slot);
 }
 
@@ -367,6 +377,7 @@ void Run::writer_loop() {
   ReorderBuffer<WriterItem> reorder(segment_->slot_count());
   for (;;) {
     WriterItem item;
+    stats_.writer_loop_ns.store(monotonic_ns(), std::memory_order_relaxed);
     if (!to_writer_.wait_dequeue_timed(item, std::chrono::milliseconds(200))) continue;
     if (item.slot == kNoSlot) break;
     if (item.slot >= segment_->slot_count()) {
@@ -405,7 +416,7 @@ void Run::log_stats(double interval_s) {
   line << " fps_in=" << static_cast<double>(read - last_read_) / interval_s
        << " fps_out=" << static_cast<double>(written - last_written_) / interval_s;
   // Capture-to-write latency of the frames written in this interval.
-  const LatencyHistogram::Counts total = latency_.counts();
+  const LatencyHistogram::Counts total = stats_.latency.counts();
   LatencyHistogram::Counts latency{};
   for (std::size_t b = 0; b < total.size(); ++b) latency[b] = total[b] - last_latency_[b];
   last_latency_ = total;
@@ -469,8 +480,8 @@ void Run::print_summary(double wall_s) {
   for (std::size_t r = 1; r < static_cast<std::size_t>(DropReason::kCount); ++r)
     j << (r > 1 ? "," : "") << "\"" << drop_reason_name(static_cast<DropReason>(r)) << "\":" << stats_.dropped[r].load();
   j << "},\"frames_missed_by_source\":" << source_->frames_missed() << ",\"wall_seconds\":" << wall_s << ",\"fps\":" << (wall_s > 0 ? static_cast<double>(written) / wall_s : 0.0)
-    << ",\"latency_ms\":{\"p50\":" << latency_.percentile_ms(50) << ",\"p95\":" << latency_.percentile_ms(95)
-    << ",\"p99\":" << latency_.percentile_ms(99) << "}";
+    << ",\"latency_ms\":{\"p50\":" << stats_.latency.percentile_ms(50) << ",\"p95\":" << stats_.latency.percentile_ms(95)
+    << ",\"p99\":" << stats_.latency.percentile_ms(99) << "}";
   j << ",\"detections\":{";
   bool first = true;
   for (const auto& [label, count] : detections_by_class_) {
@@ -532,7 +543,15 @@ int Run::execute() {
   sink_ = config_.sink.open(config_.output_format, config_.fps);  // OutputError -> 73 before anything runs
   log_->info("output sink=\"{}\" format={}", config_.sink.description, config_.output_format.describe());
   slot_order_.assign(segment_->slot_count(), 0);
+  stats_.slots_total.store(segment_->slot_count(), std::memory_order_relaxed);
   for (std::uint32_t i = 0; i < segment_->slot_count(); ++i) free_slots_.enqueue(i);
+
+  if (!config_.http.listen.empty()) {
+    // Before the workers start: its listening socket is close-on-exec, and /healthz answers
+    // while they load. Throws UnavailableError (exit 69) when the address is taken.
+    http_ = HttpServer::start({config_.http, &stats_, config_.resolved_yaml, options_.inline_mode, config_.frame_count});
+    log_->info("http listening on http://{}/ (status page; /metrics /healthz /readyz /stream.mjpg)", config_.http.listen);
+  }
 
   std::thread router;
   if (!options_.inline_mode) {
@@ -578,9 +597,11 @@ int Run::execute() {
       supervisor_->stop_workers(std::chrono::seconds(2));
     });
   }
+  stats_.started_ns.store(monotonic_ns(), std::memory_order_relaxed);
   const pthread_t main_thread = pthread_self();
   std::thread writer([this, main_thread] {
     writer_loop();
+    stats_.finished.store(true);
     run_done_.store(true);
     pthread_kill(main_thread, SIGUSR1);  // wakes the signal loop below
   });
@@ -594,6 +615,9 @@ int Run::execute() {
   std::optional<Clock::time_point> drain_deadline;  // set by the first SIGINT/SIGTERM
   auto last_stats = Clock::now();
   while (!run_done_.load()) {
+    stats_.main_loop_ns.store(monotonic_ns(), std::memory_order_relaxed);
+    stats_.missed_by_source.store(source_->frames_missed(), std::memory_order_relaxed);
+    stats_.source_reconnects.store(source_->reconnects(), std::memory_order_relaxed);
     // Sleep until a signal, the next stats line, or a second at most.
     auto wait = std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::seconds(1));
     if (drain_deadline)

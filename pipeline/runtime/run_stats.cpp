@@ -1,5 +1,6 @@
 #include "pipeline/runtime/run_stats.hpp"
 
+#include <algorithm>
 #include <cmath>
 
 namespace cvpipe {
@@ -33,6 +34,18 @@ void LatencyHistogram::add(std::int64_t ns) {
   bucket = std::min(std::max(bucket, 0), kBuckets - 1);
   buckets_[static_cast<std::size_t>(bucket)].fetch_add(1, std::memory_order_relaxed);
   count_.fetch_add(1, std::memory_order_relaxed);
+  sum_ns_.fetch_add(static_cast<std::uint64_t>(std::max<std::int64_t>(ns, 0)), std::memory_order_relaxed);
+}
+
+std::vector<std::uint64_t> LatencyHistogram::cumulative(const std::vector<double>& le_seconds) const {
+  std::vector<std::uint64_t> out(le_seconds.size(), 0);
+  const Counts c = counts();
+  for (int b = 0; b < kBuckets; ++b) {
+    const double upper_s = std::exp2(static_cast<double>(b + 1) / kSubBuckets) / 1e6;
+    for (std::size_t i = 0; i < le_seconds.size(); ++i)
+      if (upper_s <= le_seconds[i]) out[i] += c[static_cast<std::size_t>(b)];
+  }
+  return out;
 }
 
 LatencyHistogram::Counts LatencyHistogram::counts() const {

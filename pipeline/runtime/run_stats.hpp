@@ -35,6 +35,10 @@ class LatencyHistogram {
   using Counts = std::array<std::uint64_t, kBuckets>;
 
   void add(std::int64_t ns);
+  // Cumulative counts of the values at most `le_seconds[i]` (a bucket counts under the first bound
+  // its upper edge fits, so a value is never counted below a bound it exceeds), and their sum.
+  std::vector<std::uint64_t> cumulative(const std::vector<double>& le_seconds) const;
+  double sum_seconds() const noexcept { return static_cast<double>(sum_ns_.load(std::memory_order_relaxed)) / 1e9; }
   double percentile_ms(double p) const { return percentile_ms(counts(), p); }  // 0 when empty
   std::uint64_t count() const noexcept { return count_.load(std::memory_order_relaxed); }
   // A copy of the buckets; the difference of two copies gives the percentiles of an interval.
@@ -44,6 +48,7 @@ class LatencyHistogram {
  private:
   std::array<std::atomic<std::uint64_t>, kBuckets> buckets_{};
   std::atomic<std::uint64_t> count_{0};
+  std::atomic<std::uint64_t> sum_ns_{0};
 };
 // The DropReason whose value is `code` (as a worker stores it in shared memory); kError for a
 // value out of range, so a misbehaving worker cannot make the daemon index past its counters.
@@ -57,6 +62,7 @@ struct StageStats {
   std::atomic<std::uint64_t> queue_depth{0};    // frames waiting for a worker of this stage
   std::atomic<std::uint64_t> restarts{0};
   std::atomic<std::uint64_t> retries{0};        // frames run again after their worker died
+  LatencyHistogram latency;                     // time in the stage's ops, per frame (router thread)
 };
 
 struct RunStats {
@@ -67,6 +73,16 @@ struct RunStats {
   // The cost of one hop to a worker and back, less the worker's ops: router thread only, read
   // after it has joined.
   LatencyHistogram hop;
+  // Capture to write, added to by the writer thread.
+  LatencyHistogram latency;
+  // Monotonic times (ns) of the last frame read and written, and of the last turn of the main
+  // (signal) loop and the writer loop: what /healthz and /readyz read. 0: not yet.
+  std::atomic<std::int64_t> last_read_ns{0}, last_written_ns{0}, main_loop_ns{0}, writer_loop_ns{0};
+  std::atomic<std::int64_t> started_ns{0};  // when frames may start to flow (the workers are ready)
+  std::atomic<std::uint64_t> slots_in_use{0}, slots_total{0};
+  // The source's own counters, copied by the main loop (at most a second old).
+  std::atomic<std::uint64_t> missed_by_source{0}, source_reconnects{0};
+  std::atomic<bool> finished{false};  // the writer has seen the end of the run
 
   std::uint64_t dropped_total() const;
   void count_drop(DropReason r) { dropped[static_cast<std::size_t>(r)].fetch_add(1, std::memory_order_relaxed); }

@@ -285,7 +285,10 @@ bool Supervisor::collect(Stage& stage, Worker& w) {
     // The hop's own cost: the worker picking the frame up, and the router taking it back.
     stats_.hop.add(h.pickup_ns + (now - h.started_ns - h.ops_ns));
     const DropReason dropped = h.drop == 0 ? DropReason::kNone : drop_reason_from_code(h.drop);
-    if (dropped != DropReason::kTooOld) stats_.stages[stage.index]->processed.fetch_add(1, std::memory_order_relaxed);
+    if (dropped != DropReason::kTooOld) {
+      stats_.stages[stage.index]->processed.fetch_add(1, std::memory_order_relaxed);
+      stats_.stages[stage.index]->latency.add(static_cast<std::int64_t>(h.ops_ns));
+    }
     if (dropped != DropReason::kNone) {
       deliver(slot, dropped);
     } else {

@@ -193,6 +193,7 @@ Source::Read ReconnectingSource::reconnect(const std::string& why, std::string& 
     if (inner_) {
       log->info("source reconnected after {} attempt{}, {:.1f} s", attempt, attempt == 1 ? "" : "s",
                 seconds_since(lost_at));
+      reconnects_.fetch_add(1, std::memory_order_relaxed);
       adopt_inner();
       return Read::kFrame;
     }

@@ -81,6 +81,7 @@ class ReconnectingSource final : public Source {
   // Makes a wait before a reconnect attempt return at once, and read() return kEnd from then on.
   // A read or an open already in the inner source ends by its own timeout.
   void interrupt() noexcept override;
+  std::uint64_t reconnects() const override { return reconnects_.load(std::memory_order_relaxed); }
 
  private:
   Read read_inner(cv::Mat& into, FrameMeta& meta, std::string& error);
@@ -108,6 +109,7 @@ class ReconnectingSource final : public Source {
   std::mutex mutex_;
   std::condition_variable wake_;
   std::atomic<bool> interrupted_{false};
+  std::atomic<std::uint64_t> reconnects_{0};
 };
 
 }  // namespace cvpipe

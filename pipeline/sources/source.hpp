@@ -35,6 +35,8 @@ class Source {
   // Frames the source produced that were never read because the reader was late (a camera's
   // buffer overflowing). 0 where the source cannot know.
   virtual std::uint64_t frames_missed() const { return 0; }
+  // Times a lost live source was opened again. Any thread may call it.
+  virtual std::uint64_t reconnects() const { return 0; }
 };
 
 // What loaders know when they parse a source section.

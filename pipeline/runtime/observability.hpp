@@ -1,0 +1,37 @@
+#pragma once
+// What the run's counters say, rendered for the outside: Prometheus text (/metrics), liveness
+// (/healthz), readiness (/readyz) and a JSON snapshot (the status page, --stats-json). Every
+// function only reads RunStats' relaxed atomics: callable from any thread, never blocks the
+// pipeline's threads. Allocates.
+#include <cstdint>
+#include <string>
+
+#include "pipeline/runtime/run_stats.hpp"
+
+namespace cvpipe {
+
+struct Verdict {
+  int http_status;   // 200 or 503
+  std::string body;  // "ok\n", or the reason
+};
+
+// Prometheus text exposition format 0.0.4; names in README "HTTP endpoint".
+std::string prometheus_metrics(const RunStats& stats, bool inline_mode);
+// 503 when the main (signal) loop or the writer loop has not turned for 5 s.
+Verdict liveness(const RunStats& stats, std::int64_t now_ns);
+// 503 before frames may flow, or when no frame was written for `window_s` (the reason says
+// whether the source or the writer stalled).
+Verdict readiness(const RunStats& stats, double window_s, std::int64_t now_ns);
+
+// One JSON object: {"t":..., "frames_read":..., ..., "stages":[{...}]}. `last` holds the previous
+// snapshot's counters, so fps and busy shares are over the interval since; nullptr: since start.
+struct StatsSnapshot {
+  std::int64_t ns = 0;
+  std::uint64_t read = 0, written = 0;
+  std::vector<std::uint64_t> busy_ns, processed;
+};
+StatsSnapshot take_snapshot(const RunStats& stats, std::int64_t now_ns);
+std::string snapshot_json(const RunStats& stats, bool inline_mode, const StatsSnapshot& now, const StatsSnapshot& last,
+                          std::int64_t total_frames);
+
+}  // namespace cvpipe
