@@ -31,9 +31,10 @@ constexpr int kExitUsage = 64;
 const char* const kUsage = R"(cvpipe: a real-time computer-vision pipeline daemon
 
 usage:
-  cvpipe run CONFIG [--set KEY.PATH=VALUE]... [--inline]
+  cvpipe run CONFIG [--set KEY.PATH=VALUE]... [--inline] [--stats-json FILE]
       Process the config's source through its stages into its sink. The last line on stdout is
       a JSON summary. --inline runs every op in the capture thread (no worker processes).
+      --stats-json FILE appends the periodic stats (log.stats_interval) to FILE as JSON lines.
   cvpipe validate CONFIG [--set KEY.PATH=VALUE]...
       Check the config exactly as `run` would before starting; print every error at once.
   cvpipe ops
@@ -42,14 +43,15 @@ usage:
   --set stages.edges.workers=3    change one value without editing the file (repeatable);
                                   list items are chosen by index or by their name
 
-exit codes: 0 ok, 64 bad command line, 66 input cannot be opened or read, 70 internal error,
-            73 output cannot be created or written, 78 config error
+exit codes: 0 ok, 64 bad command line, 66 input cannot be opened or read, 69 http.listen taken,
+            70 internal error, 73 output cannot be created or written, 78 config error
 )";
 
 struct Command {
   std::string verb, config;
   std::vector<std::string> overrides;
   bool inline_mode = false;
+  std::string stats_json;
 };
 
 bool parse_command(int argc, char** argv, Command& cmd, std::string& error) {
@@ -64,6 +66,10 @@ bool parse_command(int argc, char** argv, Command& cmd, std::string& error) {
       cmd.overrides.push_back(argv[++i]);
     } else if (arg.rfind("--set=", 0) == 0) {
       cmd.overrides.push_back(arg.substr(6));
+    } else if (arg == "--stats-json" && cmd.verb == "run" && i + 1 < argc) {
+      cmd.stats_json = argv[++i];
+    } else if (arg.rfind("--stats-json=", 0) == 0 && cmd.verb == "run") {
+      cmd.stats_json = arg.substr(13);
     } else if (arg == "--inline" && cmd.verb == "run") {
       cmd.inline_mode = true;
     } else if (!arg.empty() && arg[0] != '-' && cmd.config.empty()) {
@@ -137,6 +143,7 @@ int run_or_validate(const Command& cmd) {
   }
   RunOptions options;
   options.inline_mode = cmd.inline_mode;
+  options.stats_json = cmd.stats_json;
   options.reload = [cmd] { return load_config(cmd.config, cmd.overrides); };
   return run_pipeline(config, std::move(source), options);
 }

@@ -22,6 +22,7 @@
 #include "pipeline/config/reload.hpp"
 #include "pipeline/runtime/http_server.hpp"
 #include "pipeline/runtime/logging.hpp"
+#include "pipeline/runtime/observability.hpp"
 #include "pipeline/runtime/reorder_buffer.hpp"
 #include "pipeline/runtime/run_stats.hpp"
 #include "pipeline/runtime/segment.hpp"
@@ -111,6 +112,11 @@ class Run {
  public:
   Run(PipelineConfig& config, std::unique_ptr<Source> source, const RunOptions& options)
       : config_(config), source_(std::move(source)), options_(options) {}
+  ~Run() {
+    if (stats_json_) std::fclose(stats_json_);  // set-up failed after opening it
+  }
+  Run(const Run&) = delete;
+  Run& operator=(const Run&) = delete;
 
   int execute();
 
@@ -126,6 +132,8 @@ class Run {
     source_->interrupt();
   }
   void log_stats(double interval_s);
+  void write_stats_json();
+  void draw_progress(bool last);
   void reload_config();
   void print_summary(double wall_s);
   std::unique_ptr<OpChain> inline_chain(std::size_t stage);
@@ -165,6 +173,10 @@ class Run {
 
   std::uint64_t last_read_ = 0, last_written_ = 0;
   std::vector<std::uint64_t> last_busy_;
+  std::FILE* stats_json_ = nullptr;  // --stats-json; main thread only
+  StatsSnapshot last_json_snapshot_;
+  bool progress_line_ = false;       // a file source, stderr a terminal: the progress line
+  StatsSnapshot last_progress_snapshot_;
   std::shared_ptr<spdlog::logger> log_ = get_logger("cvpipe");
   // Last: destroyed (stopped and joined) first, before the stats it reads.
   std::unique_ptr<HttpServer> http_;
@@ -439,6 +451,38 @@ void Run::log_stats(double interval_s) {
   log_->info("{}", line.str());
 }
 
+void Run::write_stats_json() {
+  const StatsSnapshot now = take_snapshot(stats_, monotonic_ns());
+  const std::string line = snapshot_json(stats_, options_.inline_mode, now, last_json_snapshot_, config_.frame_count);
+  last_json_snapshot_ = now;
+  // Appended whole, so a reader following the file never sees half a line; a failure is logged
+  // once, the run goes on.
+  if (std::fprintf(stats_json_, "%s\n", line.c_str()) < 0 || std::fflush(stats_json_) != 0) {
+    log_->warn("--stats-json {}: cannot write ({}); no more stats lines there", options_.stats_json, std::strerror(errno));
+    std::fclose(stats_json_);
+    stats_json_ = nullptr;
+  }
+}
+
+// "  120/300 frames  40%  85.2 fps  ETA 0:02  dropped 0", redrawn in place on stderr.
+void Run::draw_progress(bool last) {
+  const StatsSnapshot now = take_snapshot(stats_, monotonic_ns());
+  const double interval = std::max(1e-9, static_cast<double>(now.ns - last_progress_snapshot_.ns) / 1e9);
+  const double fps = static_cast<double>(now.written - last_progress_snapshot_.written) / interval;
+  last_progress_snapshot_ = now;
+  const std::uint64_t done = now.written + stats_.dropped_total();
+  const auto total = static_cast<std::uint64_t>(std::max<std::int64_t>(config_.frame_count, 1));
+  char eta[32] = "--:--";
+  if (fps > 0 && done < total) {
+    const auto s = static_cast<long>(static_cast<double>(total - done) / fps);
+    std::snprintf(eta, sizeof eta, "%ld:%02ld", s / 60, s % 60);
+  }
+  std::fprintf(stderr, "\r  %" PRIu64 "/%" PRIu64 " frames %3.0f%%  %.1f fps  ETA %s  dropped %" PRIu64 "\x1b[K%s", done, total,
+               100.0 * static_cast<double>(std::min(done, total)) / static_cast<double>(total), fps, eta, stats_.dropped_total(),
+               last ? "\n" : "");
+  std::fflush(stderr);
+}
+
 void Run::reload_config() {
   if (options_.inline_mode || !supervisor_ || !options_.reload) {
     log_->warn("SIGHUP received: an --inline run has no workers to resize; ignored");
@@ -540,6 +584,12 @@ int Run::execute() {
     results_ = ResultsWriter::open(config_.results_path);  // OutputError -> 73 before anything runs
     log_->info("results file={}", results_->path());
   }
+  if (!options_.stats_json.empty()) {
+    stats_json_ = std::fopen(options_.stats_json.c_str(), "ae");  // append, close-on-exec
+    if (!stats_json_)
+      throw OutputError("--stats-json " + options_.stats_json + ": cannot open for appending: " + std::strerror(errno));
+  }
+  progress_line_ = config_.source.type == "file" && config_.frame_count > 0 && ::isatty(STDERR_FILENO) == 1;
   sink_ = config_.sink.open(config_.output_format, config_.fps);  // OutputError -> 73 before anything runs
   log_->info("output sink=\"{}\" format={}", config_.sink.description, config_.output_format.describe());
   slot_order_.assign(segment_->slot_count(), 0);
@@ -598,6 +648,7 @@ int Run::execute() {
     });
   }
   stats_.started_ns.store(monotonic_ns(), std::memory_order_relaxed);
+  last_json_snapshot_ = last_progress_snapshot_ = take_snapshot(stats_, monotonic_ns());
   const pthread_t main_thread = pthread_self();
   std::thread writer([this, main_thread] {
     writer_loop();
@@ -614,6 +665,7 @@ int Run::execute() {
   int stop_signals = 0;
   std::optional<Clock::time_point> drain_deadline;  // set by the first SIGINT/SIGTERM
   auto last_stats = Clock::now();
+  auto next_progress = Clock::now() + std::chrono::milliseconds(500);  // after the start-up lines
   while (!run_done_.load()) {
     stats_.main_loop_ns.store(monotonic_ns(), std::memory_order_relaxed);
     stats_.missed_by_source.store(source_->frames_missed(), std::memory_order_relaxed);
@@ -625,6 +677,9 @@ int Run::execute() {
                         std::chrono::nanoseconds(1'000'000), wait);
     if (config_.stats_interval_s > 0)
       wait = std::clamp(std::chrono::duration_cast<std::chrono::nanoseconds>(next_stats - Clock::now()),
+                        std::chrono::nanoseconds(1'000'000), wait);
+    if (progress_line_)
+      wait = std::clamp(std::chrono::duration_cast<std::chrono::nanoseconds>(next_progress - Clock::now()),
                         std::chrono::nanoseconds(1'000'000), wait);
     timespec timeout{static_cast<time_t>(wait.count() / 1'000'000'000), static_cast<long>(wait.count() % 1'000'000'000)};
     siginfo_t info;
@@ -653,10 +708,22 @@ int Run::execute() {
     }
     if (config_.stats_interval_s > 0 && Clock::now() >= next_stats) {
       const auto now = Clock::now();
-      log_stats(std::chrono::duration<double>(now - last_stats).count());
+      // On a terminal the progress line says it; the log (a file, a container's) gets the line.
+      if (!progress_line_) log_stats(std::chrono::duration<double>(now - last_stats).count());
+      if (stats_json_) write_stats_json();
       last_stats = now;
       next_stats += std::chrono::duration_cast<Clock::duration>(interval);
     }
+    if (progress_line_ && Clock::now() >= next_progress) {
+      draw_progress(false);
+      next_progress = Clock::now() + std::chrono::milliseconds(500);
+    }
+  }
+  if (progress_line_) draw_progress(true);
+  if (stats_json_) {
+    write_stats_json();  // the end of the run
+    std::fclose(stats_json_);
+    stats_json_ = nullptr;
   }
   capture.join();
   writer.join();

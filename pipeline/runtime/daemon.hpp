@@ -15,6 +15,9 @@ namespace cvpipe {
 
 struct RunOptions {
   bool inline_mode = false;  // run the ops in the capture thread; no worker processes
+  // --stats-json: a file the periodic stats are appended to as JSON lines (and a last line at the
+  // end); empty: none.
+  std::string stats_json;
   // Reads the config again (SIGHUP), with the same --set overrides; throws ConfigException.
   std::function<PipelineConfig()> reload;
 };

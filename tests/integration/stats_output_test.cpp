@@ -1,0 +1,71 @@
+// The periodic stats for scripts and people: --stats-json appends JSON lines, and a file source
+// on a terminal gets a progress line redrawn in place (plain stats lines otherwise).
+#include <fstream>
+
+#include "tests/integration/cli_test_util.hpp"
+
+namespace cvpipe {
+namespace {
+
+class StatsOutput : public CvpipeTest {};
+
+TEST_F(StatsOutput, StatsJsonAppendsOneObjectPerIntervalAndALastOne) {
+  const std::string config = write("pipeline.yaml", R"(source: {type: synthetic, width: 160, height: 120, fps: 50, frames: 60, pace: realtime}
+stages: [{name: blur, workers: 2, ops: [{op: gaussian_blur}]}]
+sink: {type: "null"}
+log: {stats_interval: 0.2}
+)");
+  write("stats.jsonl", "{\"earlier\":true}\n");  // appended to, not replaced
+  const RunResult r = run_cvpipe({"run", config, "--stats-json", path("stats.jsonl")}, 60s);
+  ASSERT_EQ(r.exit_code, 0) << describe(r);
+  std::ifstream in(path("stats.jsonl"));
+  std::vector<Json> lines;
+  for (std::string line; std::getline(in, line);) {
+    auto j = Json::parse(line);
+    ASSERT_TRUE(j) << "not one JSON object: " << line;
+    lines.push_back(*j);
+  }
+  ASSERT_GE(lines.size(), 4u);  // the earlier line, >= 2 periodic ones in ~1.2 s, the last
+  EXPECT_TRUE(lines[0].has("earlier"));
+  long long previous = 0;
+  for (std::size_t i = 1; i < lines.size(); ++i) {
+    EXPECT_GE(lines[i].integer("frames_written"), previous);
+    previous = lines[i].integer("frames_written");
+    EXPECT_EQ(lines[i]["stages"][0]["name"].string(), "blur");
+  }
+  const Json s = summary_of(r);
+  EXPECT_EQ(lines.back().integer("frames_written"), s.integer("frames_written"));
+  EXPECT_EQ(lines.back().integer("frames_read"), s.integer("frames_read"));
+  EXPECT_EQ(lines.back().integer("frames_total"), 60);
+  EXPECT_EQ(lines.back()["stages"][0].integer("frames_processed"), stage_in(s, "blur").integer("frames_processed"));
+}
+
+TEST_F(StatsOutput, AStatsJsonFileThatCannotBeOpenedIsExit73) {
+  const std::string config = write("pipeline.yaml", R"(source: {type: synthetic, frames: 5}
+stages: [{name: s, ops: [{op: identity}]}]
+sink: {type: "null"}
+)");
+  const RunResult r = run_cvpipe({"run", config, "--stats-json", path("no/such/dir/stats.jsonl")}, 60s);
+  EXPECT_EQ(r.exit_code, 73) << describe(r);
+  EXPECT_NE(r.err.find("--stats-json"), std::string::npos) << r.err;
+}
+
+TEST_F(StatsOutput, AFileSourceOnATerminalGetsAProgressLineElsewherePlainStatsLines) {
+  ASSERT_TRUE(make_clip(path("clip.mkv"), {160, 120}, 90));
+  const std::string config = write("pipeline.yaml", R"(source: {type: file, path: clip.mkv}
+stages: [{name: blur, ops: [{op: gaussian_blur, ksize: 31}, {op: median_blur, ksize: 5}]}]
+sink: {type: "null"}
+log: {stats_interval: 0.1}
+)");
+  // script(1) (util-linux) gives the daemon a terminal as stdout and stderr.
+  const RunResult tty = run_program({"/usr/bin/script", "-qec", cvpipe_binary() + " run " + config, "/dev/null"}, 60s);
+  ASSERT_EQ(tty.exit_code, 0) << describe(tty);
+  EXPECT_NE(tty.out.find("\r  90/90 frames 100%"), std::string::npos) << tty.out;
+  EXPECT_EQ(tty.out.find("stats read="), std::string::npos) << "a terminal gets the progress line instead";
+  const RunResult plain = run_cvpipe({"run", config}, 60s);
+  ASSERT_EQ(plain.exit_code, 0) << describe(plain);
+  EXPECT_EQ(plain.err.find("frames 100%"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace cvpipe
