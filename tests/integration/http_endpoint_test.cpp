@@ -206,6 +206,18 @@ http: {listen: )" + listen + "}\n");
       << r.err;
 }
 
+TEST_F(HttpEndpoint, ABadListenAddressOrKeyIsAConfigErrorAtItsKey) {
+  const std::string config = write("pipeline.yaml", R"(source: {type: synthetic, frames: 5}
+stages: [{name: s, ops: [{op: identity}]}]
+sink: {type: "null"}
+http: {listen: "127.0.0.1:99999", prevew_fps: 3}
+)");
+  const RunResult r = run_cvpipe({"validate", config}, 60s);
+  EXPECT_EQ(r.exit_code, 78) << describe(r);
+  EXPECT_NE(r.err.find(":4:16: http.listen: expected HOST:PORT with a port in [1, 65535]"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("http.prevew_fps: unknown key (did you mean \"preview_fps\"?)"), std::string::npos) << r.err;
+}
+
 // fps of a flat-out run, with or without a viewer that asks for the MJPEG stream and then
 // reads almost nothing.
 double fps_of_run(const std::string& config, int port, bool slow_viewer, std::string& error) {
