@@ -76,6 +76,14 @@ ChildProcess ChildProcess::spawn(const std::vector<std::string>& argv,
   for (const int fd : inherit_fds) {
     if (rc == 0) rc = ::posix_spawn_file_actions_adddup2(&setup.actions_, fd, fd);
   }
+  // And every other fd above stdio is closed, even one a library opened without O_CLOEXEC (e.g.
+  // cpp-httplib's accepted connections): a restarted worker must not hold a viewer's socket.
+  // glibc ignores closing an fd that is not open.
+  const int highest = inherit_fds.empty() ? 2 : std::max(2, *std::max_element(inherit_fds.begin(), inherit_fds.end()));
+  for (int fd = 3; fd < highest && rc == 0; ++fd)
+    if (std::find(inherit_fds.begin(), inherit_fds.end(), fd) == inherit_fds.end())
+      rc = ::posix_spawn_file_actions_addclose(&setup.actions_, fd);
+  if (rc == 0) rc = ::posix_spawn_file_actions_addclosefrom_np(&setup.actions_, highest + 1);
   if (rc != 0) SpawnSetup::fail(rc, exe);
 
   std::vector<char*> args;

@@ -14,8 +14,8 @@ namespace cvpipe {
 //
 // The child starts with an empty signal mask and every signal at its default action, whatever the
 // spawning thread had blocked or handled (ignored signals would otherwise stay ignored across exec).
-// Only the fds named in inherit_fds survive into it, at the same numbers; every other fd of
-// this process is O_CLOEXEC and so closed by the exec.
+// Only stdio and the fds named in inherit_fds survive into it, at the same numbers; every other
+// fd is closed, O_CLOEXEC or not (a library's socket opened without it included).
 //
 // Owns the pid: while the child is unreaped its pid cannot be reused, so signal() never hits a
 // stranger. The destructor of a still-running child SIGKILLs and reaps it, so nothing is left

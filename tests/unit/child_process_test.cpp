@@ -210,6 +210,23 @@ TEST(ChildProcess, FdNotInheritedIsClosedInTheChild) {
   EXPECT_EQ(status, (Status{false, 0}));
 }
 
+// A library may open an fd without O_CLOEXEC (cpp-httplib's accepted sockets): still closed in
+// the child, whether its number is below or above the inherited one's.
+TEST(ChildProcess, FdWithoutCloseOnExecIsClosedInTheChild) {
+  const int low = ::open("/dev/null", O_RDONLY);  // no O_CLOEXEC
+  ASSERT_GE(low, 0);
+  Pipe pipe = make_pipe();
+  UniqueFd inherited = to_high_fd(std::move(pipe.write));
+  const int high = ::fcntl(low, F_DUPFD, inherited.get() + 1);  // also without FD_CLOEXEC
+  ASSERT_GT(high, inherited.get());
+  for (const int fd : {low, high}) {
+    ChildProcess child = spawn_child("expect_fd_closed", {std::to_string(fd)}, {inherited.get()});
+    EXPECT_EQ(child.wait(), (Status{false, 0})) << "fd " << fd << " leaked into the child";
+  }
+  ::close(low);
+  ::close(high);
+}
+
 TEST(ChildProcess, ChildStartsWithSignalsUnblockedAndAtTheirDefaults) {
   sigset_t usr1;
   sigset_t old_mask;
