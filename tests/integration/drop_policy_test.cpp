@@ -15,7 +15,9 @@ std::string overload_config(const std::string& policy, const std::string& stage_
                             const std::string& sink = "sink: {type: \"null\"}\n") {
   return "source: {type: synthetic, width: 160, height: 120, fps: " + std::to_string(kFps) +
          ", frames: " + std::to_string(kFrames) + ", pace: realtime, drop_policy: " + policy +
-         "}\n"
+         // Under a drop policy capture never waits, so only a stalled test machine could make the
+         // source's buffer overflow: give it 0.3 s of slack. Under block it must overflow.
+         (policy == "block" ? "" : ", buffer: 30") + "}\n"
          "stages:\n"
          "  - name: slow\n"
          "    workers: 1\n"
