@@ -9,19 +9,19 @@ FROM debian:bookworm-slim AS build
 RUN apt-get update \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
       build-essential cmake pkg-config libopencv-dev libspdlog-dev libyaml-cpp-dev libconcurrentqueue-dev \
-      libgtest-dev libavformat-dev libavcodec-dev opencv-data opencv-doc \
+      libgtest-dev libavformat-dev libavcodec-dev libcpp-httplib-dev opencv-data opencv-doc \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY . .
 RUN cmake -S . -B /build -DCMAKE_BUILD_TYPE=Release >/dev/null \
  && cmake --build /build -j"$(nproc)" \
  && ctest --test-dir /build -L unit --output-on-failure -j"$(nproc)"
-# The Debian packages of the libraries the two binaries link, and opencv-data (haar_faces's default
-# cascade): the runtime stage installs those only.
+# The Debian packages of the libraries the two binaries link, opencv-data (haar_faces's default
+# cascade) and curl (the health check): the runtime stage installs those only.
 RUN multiarch="$(gcc -print-multiarch)" \
  && for lib in $(readelf -d /build/cvpipe /build/cvpipe-io.so | sed -n 's/.*(NEEDED).*\[\(.*\)\]/\1/p' | sort -u); do \
       dpkg -S "/usr/lib/$multiarch/$lib" 2>/dev/null || dpkg -S "/lib/$multiarch/$lib"; \
-    done | cut -d: -f1 | { cat; echo opencv-data; } | sort -u > /build/runtime-packages \
+    done | cut -d: -f1 | { cat; echo opencv-data; echo curl; } | sort -u > /build/runtime-packages \
  && cat /build/runtime-packages
 
 FROM debian:bookworm-slim
@@ -38,5 +38,9 @@ COPY samples/mandelbrot-640x360.mp4 /usr/share/cvpipe/samples/
 USER cvpipe:video
 WORKDIR /out
 VOLUME ["/etc/cvpipe", "/out"]
+# The default config listens on 8080 (http.listen); /healthz answers while the daemon's loops turn.
+EXPOSE 8080
+HEALTHCHECK --interval=10s --timeout=3s --start-period=10s --retries=3 \
+  CMD curl -fsS -o /dev/null http://127.0.0.1:8080/healthz || exit 1
 ENTRYPOINT ["/usr/local/bin/cvpipe", "run"]
 CMD ["/etc/cvpipe/default.yaml"]
