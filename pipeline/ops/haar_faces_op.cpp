@@ -21,10 +21,10 @@
 #include <algorithm>
 #include <filesystem>
 #include <string>
-#include <tuple>
 #include <vector>
 
 #include "pipeline/config/config_reader.hpp"
+#include "pipeline/ops/detection_boxes.hpp"
 #include "pipeline/ops/op_registry.hpp"
 
 namespace cvpipe {
@@ -105,15 +105,7 @@ class HaarFacesOp final : public Op {
                               cv::Size(p_.min_size.first, p_.min_size.second));
     order_.resize(boxes_.size());
     for (std::size_t i = 0; i < order_.size(); ++i) order_[i] = i;
-    std::sort(order_.begin(), order_.end(), [&](std::size_t a, std::size_t b) {
-      const cv::Rect &ra = boxes_[a], &rb = boxes_[b];
-      return std::tie(ra.y, ra.x, ra.height, ra.width) < std::tie(rb.y, rb.x, rb.height, rb.width);
-    });
-    for (std::size_t i : order_) {
-      const cv::Rect& b = boxes_[i];
-      meta.detections.add(p_.label, b.x, b.y, b.width, b.height,
-                          i < neighbours_.size() ? static_cast<float>(neighbours_[i]) : 0.f);
-    }
+    add_boxes_in_reading_order(meta.detections, p_.label, boxes_, neighbours_, order_);
     return Status::ok();
   }
 

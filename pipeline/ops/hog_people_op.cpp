@@ -20,10 +20,10 @@
 
 #include <algorithm>
 #include <string>
-#include <tuple>
 #include <vector>
 
 #include "pipeline/config/config_reader.hpp"
+#include "pipeline/ops/detection_boxes.hpp"
 #include "pipeline/ops/op_registry.hpp"
 
 namespace cvpipe {
@@ -88,15 +88,7 @@ class HogPeopleOp final : public Op {
     order_.clear();
     for (std::size_t i = 0; i < boxes_.size(); ++i)
       if (boxes_[i].width >= p_.min_size.first && boxes_[i].height >= p_.min_size.second) order_.push_back(i);
-    std::sort(order_.begin(), order_.end(), [&](std::size_t a, std::size_t b) {
-      const cv::Rect &ra = boxes_[a], &rb = boxes_[b];
-      return std::tie(ra.y, ra.x, ra.height, ra.width) < std::tie(rb.y, rb.x, rb.height, rb.width);
-    });
-    for (std::size_t i : order_) {
-      const cv::Rect& b = boxes_[i];
-      meta.detections.add(p_.label, b.x, b.y, b.width, b.height,
-                          i < weights_.size() ? static_cast<float>(weights_[i]) : 0.f);
-    }
+    add_boxes_in_reading_order(meta.detections, p_.label, boxes_, weights_, order_);
     return Status::ok();
   }
 
