@@ -495,6 +495,16 @@ std::vector<pid_t> worker_pids_of(pid_t daemon_pid) {
   return pids;
 }
 
+std::vector<pid_t> wait_for_workers(RunningProgram& daemon, std::size_t n) {
+  std::vector<pid_t> workers;
+  const auto deadline = std::chrono::steady_clock::now() + 10s;
+  while (workers.size() < n && std::chrono::steady_clock::now() < deadline && !daemon.has_exited()) {
+    std::this_thread::sleep_for(20ms);
+    workers = worker_pids_of(daemon.pid());
+  }
+  return workers;
+}
+
 std::set<std::string> dev_shm_entries() {
   const auto names = list_dir("/dev/shm");
   return std::set<std::string>(names.begin(), names.end());

@@ -142,6 +142,8 @@ const Json& stage_in(const Json& summary, const std::string& name);
 
 // Pids of live processes running `... --worker ... --parent <daemon_pid> ...`.
 std::vector<pid_t> worker_pids_of(pid_t daemon_pid);
+// Polls (up to 10 s, or until the daemon exits) until it has at least `n` workers; returns their pids.
+std::vector<pid_t> wait_for_workers(RunningProgram& daemon, std::size_t n);
 std::set<std::string> dev_shm_entries();
 
 // For messages: a result's command, exit code and stderr.

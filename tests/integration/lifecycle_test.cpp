@@ -19,16 +19,6 @@ class Lifecycle : public CvpipeTest {
                                "sink: {type: video, path: out/run.avi, fourcc: MJPG}\n" + extra);
   }
 
-  std::vector<pid_t> wait_for_workers(RunningProgram& daemon, std::size_t n) {
-    std::vector<pid_t> workers;
-    const auto deadline = std::chrono::steady_clock::now() + 10s;
-    while (workers.size() < n && std::chrono::steady_clock::now() < deadline && !daemon.has_exited()) {
-      std::this_thread::sleep_for(20ms);
-      workers = worker_pids_of(daemon.pid());
-    }
-    return workers;
-  }
-
   // The video holds exactly the frames the summary says were written, and FFmpeg reads it whole.
   void expect_playable(const Json& summary) {
     const std::optional<long> frames = ffprobe_frame_count(path("out/run.avi"));

@@ -21,17 +21,6 @@ class Robustness : public CvpipeTest {
                                    "stages:\n  - name: blur\n    workers: " + std::to_string(workers) +
                                    "\n    ops: [{op: gaussian_blur, ksize: 5}]\nsink: {type: \"null\"}\n" + limits);
   }
-
-  // Waits (bounded) until the daemon has `n` workers; returns their pids.
-  std::vector<pid_t> wait_for_workers(RunningProgram& daemon, std::size_t n) {
-    std::vector<pid_t> workers;
-    const auto deadline = std::chrono::steady_clock::now() + 10s;
-    while (workers.size() < n && std::chrono::steady_clock::now() < deadline && !daemon.has_exited()) {
-      std::this_thread::sleep_for(20ms);
-      workers = worker_pids_of(daemon.pid());
-    }
-    return workers;
-  }
 };
 
 TEST_F(Robustness, SigtermToTheWholeProcessGroupDrainsCleanly) {

@@ -102,12 +102,7 @@ stages:
 sink: {type: "null"}
 )");
   RunningProgram daemon = start_cvpipe({"run", config});
-  std::vector<pid_t> workers;
-  const auto deadline = std::chrono::steady_clock::now() + 5s;
-  while (workers.size() < 2 && std::chrono::steady_clock::now() < deadline && !daemon.has_exited()) {
-    std::this_thread::sleep_for(10ms);
-    workers = worker_pids_of(daemon.pid());
-  }
+  const std::vector<pid_t> workers = wait_for_workers(daemon, 2);
   ASSERT_EQ(workers.size(), 2u);
   ASSERT_EQ(::kill(workers.front(), SIGSEGV), 0);  // well within its one-second open()
   const RunResult r = finish_cvpipe(daemon, 60s);
