@@ -632,6 +632,7 @@ int Run::execute() {
     // Restarted workers are spawned from the router thread, and PR_SET_PDEATHSIG fires when the
     // spawning *thread* exits: so this thread also stops the workers before it ends.
     router = std::thread([this] {
+      pthread_setname_np(pthread_self(), "cvpipe-router");  // for top -H, perf and gdb
       // Nothing may escape a thread. After an unexpected error the second run() drops what is
       // in flight (stop_now, set by fatal) so the writer still finalizes the output.
       for (int attempt = 0; attempt < 2; ++attempt) {
@@ -651,12 +652,16 @@ int Run::execute() {
   last_json_snapshot_ = last_progress_snapshot_ = take_snapshot(stats_, monotonic_ns());
   const pthread_t main_thread = pthread_self();
   std::thread writer([this, main_thread] {
+    pthread_setname_np(pthread_self(), "cvpipe-writer");
     writer_loop();
     stats_.finished.store(true);
     run_done_.store(true);
     pthread_kill(main_thread, SIGUSR1);  // wakes the signal loop below
   });
-  std::thread capture([this] { capture_loop(); });
+  std::thread capture([this] {
+    pthread_setname_np(pthread_self(), "cvpipe-capture");
+    capture_loop();
+  });
 
   // The main thread: signals and stats, until the writer has seen the end of the run.
   const sigset_t signals = daemon_signals();
