@@ -16,14 +16,6 @@ std::uint32_t* futex_word(std::atomic<std::uint32_t>& a) noexcept {
   return reinterpret_cast<std::uint32_t*>(&a);
 }
 
-inline void cpu_pause() noexcept {
-#if defined(__x86_64__) || defined(__i386__)
-  __builtin_ia32_pause();
-#elif defined(__aarch64__)
-  __asm__ __volatile__("yield");
-#endif
-}
-
 }  // namespace
 
 void Doorbell::init(Doorbell* d) noexcept {
@@ -49,21 +41,6 @@ bool Doorbell::wait(std::uint32_t seen, std::chrono::nanoseconds timeout) noexce
   }
   waiters.fetch_sub(1, std::memory_order_release);
   return woke;
-}
-
-bool Doorbell::spin_then_wait(std::uint32_t seen, std::chrono::nanoseconds spin,
-                              std::chrono::nanoseconds timeout) noexcept {
-  using Clock = std::chrono::steady_clock;
-  const auto start = Clock::now();
-  auto now = start;
-  while (now - start < spin && now - start < timeout) {
-    for (int i = 0; i < 64; ++i) {
-      if (seq.load(std::memory_order_acquire) != seen) return true;
-      cpu_pause();
-    }
-    now = Clock::now();
-  }
-  return wait(seen, timeout - (now - start));
 }
 
 void Doorbell::ring() noexcept {

@@ -48,12 +48,6 @@ struct Doorbell {
   // already moved. Callers loop: re-check their queues after every return.
   bool wait(std::uint32_t seen, std::chrono::nanoseconds timeout) noexcept;
 
-  // As wait(), but first spins for up to `spin` (with a CPU pause hint) watching seq, which saves
-  // the two context switches of a sleep when the producer answers within microseconds. Only worth
-  // it when producer and consumer run on different cores; about 20 µs is a good spin.
-  bool spin_then_wait(std::uint32_t seen, std::chrono::nanoseconds spin,
-                      std::chrono::nanoseconds timeout) noexcept;
-
   // Producer: after publishing. Bumps seq; wakes all waiters if there are any.
   void ring() noexcept;
 };

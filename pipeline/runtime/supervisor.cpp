@@ -524,7 +524,7 @@ void Supervisor::run() {
     }
     std::uint64_t total = 0;
     if (hooks_.capture_finished(total) && delivered_ == total) return;
-    if (!progress) bell.spin_then_wait(seen, std::chrono::microseconds(20), std::chrono::milliseconds(100));
+    if (!progress) bell.wait(seen, std::chrono::milliseconds(100));
   }
 }
 

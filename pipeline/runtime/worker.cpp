@@ -114,7 +114,7 @@ int worker_main(const WorkerArgs& args) {
       const std::uint32_t seen = control.bell.prepare();
       std::uint32_t index;
       if (!in.try_pop(index)) {
-        if (!control.bell.spin_then_wait(seen, std::chrono::microseconds(20), std::chrono::milliseconds(200)) &&
+        if (!control.bell.wait(seen, std::chrono::milliseconds(200)) &&
             getppid() != args.parent)
           return kWorkerExitOrphaned;
         continue;

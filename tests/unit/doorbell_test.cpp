@@ -114,16 +114,6 @@ TEST(Doorbell, WaitTimesOutWhenNotRung) {
   EXPECT_EQ(d.waiters.load(), 0u) << "wait() must undo its waiter count";
 }
 
-TEST(Doorbell, SpinThenWaitTimesOutWhenNotRung) {
-  Doorbell d;
-  Doorbell::init(&d);
-  const auto start = Clock::now();
-  EXPECT_FALSE(d.spin_then_wait(d.prepare(), 20us, 30ms));
-  const auto elapsed = Clock::now() - start;
-  EXPECT_GE(elapsed, 25ms);
-  EXPECT_LT(elapsed, 2s);
-}
-
 TEST(Doorbell, WaitReturnsAtOnceIfRungSincePrepare) {
   Doorbell d;
   Doorbell::init(&d);
@@ -131,7 +121,6 @@ TEST(Doorbell, WaitReturnsAtOnceIfRungSincePrepare) {
   d.ring();
   const auto start = Clock::now();
   EXPECT_TRUE(d.wait(seen, 10s));
-  EXPECT_TRUE(d.spin_then_wait(seen, 20us, 10s));
   EXPECT_LT(Clock::now() - start, 1s);
 }
 

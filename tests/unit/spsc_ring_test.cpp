@@ -30,7 +30,6 @@ constexpr std::uint64_t kCrossThreadCount = 1'000'000;
 constexpr std::uint32_t kStressCapacity = 1024;
 constexpr std::uint32_t kValueMask = (1u << 20) - 1;  // values are sequence numbers masked to 20 bits
 constexpr auto kStressDeadline = 60s;
-constexpr auto kSpin = 20us;
 // Once values flow, a side that waits this long for the other has missed a wake-up.
 constexpr auto kStall = 2s;
 
@@ -55,7 +54,7 @@ bool produce(SpscRing& ring, StressControl& ctrl, std::uint64_t count) {
     while (!ring.try_push(v)) {
       const std::uint32_t seen = ctrl.space_ready.prepare();
       if (ring.try_push(v)) break;
-      if (!ctrl.space_ready.spin_then_wait(seen, kSpin, kStall)) return false;
+      if (!ctrl.space_ready.wait(seen, kStall)) return false;
     }
     ctrl.data_ready.ring();
   }
@@ -90,7 +89,7 @@ ConsumeResult consume(SpscRing& ring, StressControl& ctrl, std::uint64_t count,
     }
     const std::uint32_t seen = ctrl.data_ready.prepare();
     if (!ring.empty_approx()) continue;
-    if (ctrl.data_ready.spin_then_wait(seen, kSpin, kStall)) continue;
+    if (ctrl.data_ready.wait(seen, kStall)) continue;
     if (r.received > 0) {
       r.stalled = true;
       return r;
