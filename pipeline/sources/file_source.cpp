@@ -17,7 +17,7 @@
 #include <string>
 
 #include "pipeline/core/errors.hpp"
-#include "pipeline/sources/frame_size_probe.hpp"
+#include "pipeline/sources/packet_probe.hpp"
 #include "pipeline/sources/source.hpp"
 
 namespace cvpipe {
@@ -45,11 +45,12 @@ class FileSource final : public Source {
     uchar* const target = into.data;
     if (!cap_.grab()) {
       // The end, or the file stops short of what its container announces (truncated or damaged).
-      // Containers that only estimate the count (from duration x fps) may be off by a frame or two.
-      if (frame_count_ > 0 && frame_count_ - pass_frames_ > std::max<std::int64_t>(2, frame_count_ / 100)) {
-        error = path_ + " ends after " + std::to_string(pass_frames_) + " of the " + std::to_string(frame_count_) +
-                " frames it announces (truncated or damaged)";
-        return Read::kError;
+      if (probe_) {
+        if (const std::optional<std::string> shortfall = probe_->shortfall(pass_frames_)) {
+          error = path_ + " ends after " + std::to_string(pass_frames_) + " frames: " + *shortfall +
+                  " (truncated or damaged)";
+          return Read::kError;
+        }
       }
       if (!loop_) return Read::kEnd;
       // Again from the start: reopened rather than seeked, which FFmpeg does exactly for every
@@ -101,7 +102,7 @@ class FileSource final : public Source {
       throw InputError("cannot read video file " + path_ + ": no frame could be decoded");
     first_pts_us_ = static_cast<std::int64_t>(std::llround(cap_.get(cv::CAP_PROP_POS_MSEC) * 1000.0));
     pass_frames_ = 0;
-    probe_ = FrameSizeProbe::open(path_);
+    probe_ = PacketProbe::open(path_);
     first_packet_size_.reset();
     std::string unused;
     size_unchanged(unused);  // the first frame's packet: the size the others must keep
@@ -136,9 +137,9 @@ class FileSource final : public Source {
   cv::VideoCapture cap_;
   FrameFormat format_;
   double fps_ = 25;
-  std::int64_t frame_count_ = -1;  // what the container announces
+  std::int64_t frame_count_ = -1;  // what OpenCV says the container announces (an estimate for some)
   cv::Mat first_;  // decoded by open_file(), not yet read
-  std::unique_ptr<FrameSizeProbe> probe_;           // null: the codec's parser does not tell sizes
+  std::unique_ptr<PacketProbe> probe_;  // null: FFmpeg's demuxer cannot read the file on its own
   std::optional<PacketSize> first_packet_size_;
   std::int64_t first_pts_us_ = 0;
   std::int64_t pass_frames_ = 0;    // frames handed out since the file was (re)opened

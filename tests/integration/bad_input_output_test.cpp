@@ -147,6 +147,52 @@ TEST_P(FrameSizeChange, StopsWithNoInputAfterWritingTheFramesBefore) {
 
 INSTANTIATE_TEST_SUITE_P(Codecs, FrameSizeChange, ::testing::Values("mpeg2video", "libx264"));
 
+// The end of a file, by container: whole files of a variable frame rate end normally (Matroska
+// and WebM only estimate their frame count, from duration x fps, and a long pause makes that 130
+// here for 30 frames); the same files cut in half exit 66 after writing what could be read.
+class FileEnd : public BadInput, public ::testing::WithParamInterface<std::string> {
+ protected:
+  // 30 frames, the second 15 of them 4 s after the first 15 (as a phone or a screen recording
+  // that pauses). The MP4 is "faststart" (its index first), else half of it would not open.
+  void make_vfr(const std::string& name) {
+    const std::string codec = GetParam() == "webm" ? "libvpx" : "libx264";
+    const RunResult made = run_program({"/usr/bin/ffmpeg", "-nostdin", "-loglevel", "error", "-f", "lavfi", "-i",
+                                        "testsrc2=size=320x240:rate=25", "-frames:v", "30", "-vf",
+                                        "setpts='if(lt(N,15),N,N+100)/25/TB'", "-fps_mode", "passthrough", "-c:v",
+                                        codec, "-movflags", "+faststart", path(name)});
+    ASSERT_EQ(made.exit_code, 0) << describe(made);
+  }
+};
+
+TEST_P(FileEnd, AVariableFrameRateFileEndsNormally) {
+  const std::string name = "vfr." + GetParam();
+  make_vfr(name);
+  const RunResult r = run_cvpipe({"run", config_reading(name)});
+
+  ASSERT_EQ(r.exit_code, 0) << describe(r);
+  EXPECT_EQ(summary_of(r).integer("frames_written"), 30);
+  EXPECT_EQ(list_dir(path("out")).size(), 30u);
+}
+
+TEST_P(FileEnd, TheFirstHalfOfAFileExitsWithNoInputAfterItsFrames) {
+  const std::string name = "vfr." + GetParam();
+  make_vfr(name);
+  std::filesystem::resize_file(path(name), std::filesystem::file_size(path(name)) / 2);
+  const RunResult r = run_cvpipe({"run", config_reading(name)});
+
+  ASSERT_EQ(r.exit_code, kExitNoInput) << describe(r);
+  const Json s = summary_of(r);
+  EXPECT_NE(r.err.find(path(name) + " ends after " + std::to_string(s.integer("frames_read")) + " frames: "),
+            std::string::npos)
+      << describe(r);
+  EXPECT_NE(r.err.find("(truncated or damaged)"), std::string::npos) << describe(r);
+  EXPECT_GT(s.integer("frames_written"), 5);
+  EXPECT_LT(s.integer("frames_written"), 30);
+  EXPECT_EQ(static_cast<long>(list_dir(path("out")).size()), s.integer("frames_written"));
+}
+
+INSTANTIATE_TEST_SUITE_P(Containers, FileEnd, ::testing::Values("mkv", "webm", "mp4"));
+
 class BadOutput : public CvpipeTest {
  protected:
   void SetUp() override {
