@@ -3,11 +3,15 @@
 //   - op: resize
 //     width: 320            # integer in [1, 65536]; with height
 //     height: 240           # integer in [1, 65536]; with width
-//     # scale: 0.5          # instead of width + height: number > 0; each side is round(side * scale), at least 1
+//     # scale: 0.5          # instead of width + height: number > 0, for both sides
 //     interpolation: area   # nearest | linear | area | cubic | lanczos4; default area
 //
-// Exactly cv::resize(in, out, out.size(), 0, 0, interpolation) with out sized as above. The
-// detections the frame carries are scaled with it (boxes rounded outwards, vectors scaled).
+// Exactly cv::resize(in, out, Size(width, height), 0, 0, interpolation), or with scale exactly
+// cv::resize(in, out, Size(), scale, scale, interpolation): each side is OpenCV's
+// saturate_cast<int>(side * scale) (rounded to nearest, halves to even) and the pixels are mapped
+// by the factor itself. A scale that leaves a side empty is a config error, as it is an
+// exception in OpenCV. The detections the frame carries are scaled with it (boxes rounded
+// outwards, vectors scaled).
 // Either width and height, or scale, is required: `- op: resize` alone is an error.
 #include <opencv2/imgproc.hpp>
 
@@ -81,21 +85,33 @@ class ResizeOp final : public Op {
     if (!in.is_8bit_gray_or_bgr())
       return FormatResult::fail("resize expects 8-bit 1- or 3-channel input, got " + in.describe());
     if (!p.by_scale) return FormatResult::ok({p.width, p.height, in.type});
-    const double w = std::round(in.width * p.scale), h = std::round(in.height * p.scale);
+    // As cv::resize computes the size from the factor.
+    const double w = in.width * p.scale, h = in.height * p.scale;
+    std::ostringstream why;
+    why << "resize by scale " << p.scale << " makes " << in.describe();
     if (w > kMaxSide || h > kMaxSide) {
-      std::ostringstream why;
-      why << "resize by scale " << p.scale << " makes " << in.describe() << " larger than " << kMaxSide
-          << " on a side";
+      why << " larger than " << kMaxSide << " on a side";
       return FormatResult::fail(why.str());
     }
-    return FormatResult::ok({std::max(1, static_cast<int>(w)), std::max(1, static_cast<int>(h)), in.type});
+    const int width = cv::saturate_cast<int>(w), height = cv::saturate_cast<int>(h);
+    if (width < 1 || height < 1) {
+      why << " " << width << "x" << height << ": no pixels left on a side";
+      return FormatResult::fail(why.str());
+    }
+    return FormatResult::ok({width, height, in.type});
   }
 
   explicit ResizeOp(const Params& p) : p_(p) {}
 
   Status process(const cv::Mat& in, cv::Mat& out, FrameMeta& meta) override {
-    cv::resize(in, out, out.size(), 0, 0, p_.interpolation);
-    const double fx = static_cast<double>(out.cols) / in.cols, fy = static_cast<double>(out.rows) / in.rows;
+    double fx = p_.scale, fy = p_.scale;
+    if (p_.by_scale) {
+      cv::resize(in, out, cv::Size(), fx, fy, p_.interpolation);  // out already has the size it computes
+    } else {
+      cv::resize(in, out, out.size(), 0, 0, p_.interpolation);
+      fx = static_cast<double>(out.cols) / in.cols;
+      fy = static_cast<double>(out.rows) / in.rows;
+    }
     const auto to_int = [](double v) { return static_cast<int>(std::clamp(v, -1e9, 1e9)); };
     for (Detection& d : meta.detections) {
       const double x0 = std::floor(d.x * fx), y0 = std::floor(d.y * fy);

@@ -5,6 +5,7 @@
 #include <opencv2/core.hpp>
 #include <opencv2/imgproc.hpp>
 
+#include <sstream>
 #include <string>
 #include <utility>
 
@@ -98,19 +99,46 @@ TEST(ResizeOp, DefaultsToAreaInterpolation) {
   EXPECT_TRUE(same_pixels(run_op("- op: resize\n  width: 40\n  height: 30", kColor), expected));
 }
 
-TEST(ResizeOp, ScaleRoundsEachSideAndKeepsAtLeastOnePixel) {
+TEST(ResizeOp, ScaleSizesEachSideAsOpenCvDoes) {
+  // saturate_cast<int>: to nearest, halves to even (16.5 -> 16, 8.5 -> 8; 49.5 -> 50).
   const auto half = test::format_of("- op: resize\n  scale: 0.5", {33, 17, CV_8UC3});
   ASSERT_TRUE(half);
-  EXPECT_EQ(half->format, (FrameFormat{17, 9, CV_8UC3})) << half->format.describe();  // 16.5, 8.5 round up
-  const auto tiny = test::format_of("- op: resize\n  scale: 0.001", {33, 17, CV_8UC1});
-  ASSERT_TRUE(tiny);
-  EXPECT_EQ(tiny->format, (FrameFormat{1, 1, CV_8UC1})) << tiny->format.describe();
+  EXPECT_EQ(half->format, (FrameFormat{16, 8, CV_8UC3})) << half->format.describe();
+  const auto odd = test::format_of("- op: resize\n  scale: 1.5", {33, 17, CV_8UC3});
+  ASSERT_TRUE(odd);
+  EXPECT_EQ(odd->format, (FrameFormat{50, 26, CV_8UC3})) << odd->format.describe();
 }
 
-TEST(ResizeOp, ScaleMatchesOpenCvAtTheRoundedSize) {
-  cv::Mat expected;
-  cv::resize(kColor, expected, {144, 96}, 0, 0, cv::INTER_LINEAR);
-  EXPECT_TRUE(same_pixels(run_op("- op: resize\n  scale: 1.5\n  interpolation: linear", kColor), expected));
+TEST(ResizeOp, AScaleThatLeavesNoPixelsIsAnError) {
+  const auto tiny = test::format_of("- op: resize\n  scale: 0.001", {33, 17, CV_8UC1});
+  ASSERT_TRUE(tiny);
+  EXPECT_NE(tiny->error.find("resize by scale 0.001 makes 33x17 8UC1 0x0: no pixels left on a side"),
+            std::string::npos)
+      << tiny->error;
+}
+
+// The factor maps the pixels, not the rounded size: on odd sides the two differ.
+TEST(ResizeOp, ScaleMatchesOpenCvGivenTheFactor) {
+  const std::pair<const char*, int> interpolations[] = {{"nearest", cv::INTER_NEAREST},
+                                                        {"linear", cv::INTER_LINEAR},
+                                                        {"area", cv::INTER_AREA},
+                                                        {"cubic", cv::INTER_CUBIC},
+                                                        {"lanczos4", cv::INTER_LANCZOS4}};
+  cv::Mat odd_color, odd_gray;
+  cv::resize(kColor, odd_color, {97, 61});
+  cv::resize(kGray, odd_gray, {97, 61});
+  for (const auto& [name, interp] : interpolations) {
+    for (const double scale : {0.3, 0.5, 1.5, 1.7}) {
+      SCOPED_TRACE(std::string(name) + " x" + std::to_string(scale));
+      std::ostringstream yaml;
+      yaml << "- op: resize\n  scale: " << scale << "\n  interpolation: " << name;
+      for (const cv::Mat& in : {odd_color, odd_gray}) {
+        cv::Mat expected;
+        cv::resize(in, expected, cv::Size(), scale, scale, interp);
+        EXPECT_TRUE(same_pixels(run_op(yaml.str(), in), expected));
+      }
+    }
+  }
 }
 
 TEST(ResizeOp, RejectsAScaleThatMakesAHugeFrame) {
