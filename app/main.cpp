@@ -130,9 +130,9 @@ int list_ops() {
 }
 
 int run_or_validate(const Command& cmd) {
-  PipelineConfig config = load_config(cmd.config, cmd.overrides);
-  init_logging(config.log_level);
-  std::unique_ptr<Source> source = resolve(config);
+  PipelineConfig config;
+  std::unique_ptr<Source> source = load_and_resolve(cmd.config, cmd.overrides, config,
+                                                    [](const PipelineConfig& c) { init_logging(c.log_level); });
   if (cmd.verb == "validate") {
     std::size_t frame_bytes = config.frame_bytes;
     std::printf("%s: ok: %s %s -> %zu stage%s -> %s %s; %d slots of %zu bytes x %d buffers\n", cmd.config.c_str(),

@@ -56,6 +56,7 @@ class ConfigDiagnostics {
   // An error in a command-line override itself (it names the --set, not the file).
   void add_override_error(const std::string& origin, std::string message);
   bool ok() const noexcept { return errors_.empty(); }
+  std::size_t count() const noexcept { return errors_.size(); }
   std::vector<ConfigError> sorted() const;
   const std::string& file() const noexcept { return file_; }
 

@@ -172,7 +172,16 @@ const Info* read_type(ConfigReader& r, const NamedRegistry<Info>& registry, std:
   return info;
 }
 
-PipelineConfig parse_document(YAML::Node root, ConfigDiagnostics& diag, const std::string& base_dir) {
+// Which parts of a document parsed without errors: only their op chains can be checked when
+// others did not.
+struct ParseState {
+  bool source_ok = false;
+  std::vector<bool> stage_ops_ok;  // by stage: its ops (and so its output format) are known
+  bool sink_ok = false;
+};
+
+PipelineConfig parse_document(YAML::Node root, ConfigDiagnostics& diag, const std::string& base_dir,
+                              ParseState& state) {
   PipelineConfig config;
   config.file = diag.file();
   if (!root.IsDefined() || root.IsNull()) {
@@ -182,6 +191,7 @@ PipelineConfig parse_document(YAML::Node root, ConfigDiagnostics& diag, const st
   ConfigReader top(root, "", diag);
   const LoadContext ctx{base_dir};
 
+  const std::size_t errors_before_source = diag.count();
   ConfigReader source = top.map("source");
   if (!top.has("source")) top.fail("source", "missing required key (the input: type file, camera, url or synthetic)");
   if (const SourceInfo* info = top.has("source") ? read_type(source, SourceRegistry::instance(), "source") : nullptr)
@@ -189,6 +199,7 @@ PipelineConfig parse_document(YAML::Node root, ConfigDiagnostics& diag, const st
   config.capture_drop_policy = read_drop_policy(source, config.source.live);
   if (config.source.type.empty()) source.ignore_rest();
   source.finish();
+  state.source_ok = diag.count() == errors_before_source && static_cast<bool>(config.source.open);
 
   std::set<std::string> stage_names;
   int total_workers = 0;
@@ -206,7 +217,9 @@ PipelineConfig parse_document(YAML::Node root, ConfigDiagnostics& diag, const st
     s.max_latency_ms = stage.optional_number("max_latency_ms", 1, 600'000).value_or(0);
     const bool ordered_given = stage.has("ordered");
     const bool ordered = stage.boolean("ordered", false);
+    const std::size_t errors_before_ops = diag.count();
     s.ops = read_ops(stage);
+    state.stage_ops_ok.push_back(diag.count() == errors_before_ops && !s.ops.empty());
     const auto stateful = std::find_if(s.ops.begin(), s.ops.end(), [](const OpEntry& op) { return op.spec.ordered; });
     if (stateful != s.ops.end() && ordered_given && !ordered)
       stage.fail("ordered", "op " + stateful->spec.name + " keeps state from frame to frame: its stage must be ordered");
@@ -233,6 +246,7 @@ PipelineConfig parse_document(YAML::Node root, ConfigDiagnostics& diag, const st
   config.slots_mark = buffers.mark_of("slots");
   buffers.finish();
 
+  const std::size_t errors_before_sink = diag.count();
   ConfigReader sink = top.map("sink");
   if (!top.has("sink")) top.fail("sink", "missing required key (the output: type video, images or null)");
   if (const SinkInfo* info = top.has("sink") ? read_type(sink, SinkRegistry::instance(), "sink") : nullptr)
@@ -240,6 +254,7 @@ PipelineConfig parse_document(YAML::Node root, ConfigDiagnostics& diag, const st
   config.sink_mark = sink.mark();
   if (config.sink.type.empty()) sink.ignore_rest();
   sink.finish();
+  state.sink_ok = diag.count() == errors_before_sink && !config.sink.type.empty();
 
   ConfigReader results = top.map("results");
   if (top.has("results")) {
@@ -328,9 +343,10 @@ std::string read_file(const std::string& path, ConfigDiagnostics& diag) {
 
 }  // namespace
 
-PipelineConfig parse_config_text(const std::string& text, const std::string& file_name,
-                                 const std::string& base_dir, const std::vector<std::string>& overrides) {
-  ConfigDiagnostics diag(file_name);
+namespace {
+
+PipelineConfig parse_text(const std::string& text, const std::string& file_name, const std::string& base_dir,
+                          const std::vector<std::string>& overrides, ConfigDiagnostics& diag, ParseState& state) {
   diag.set_base_dir(base_dir);
   YAML::Node root = load_yaml(text, diag);
   if (diag.ok()) {
@@ -339,7 +355,72 @@ PipelineConfig parse_config_text(const std::string& text, const std::string& fil
     for (const auto& o : overrides) apply_override(root, o, diag);
   }
   PipelineConfig config;
-  if (root.IsDefined()) config = parse_document(root, diag, base_dir);
+  config.file = file_name;
+  if (root.IsDefined()) config = parse_document(root, diag, base_dir, state);
+  return config;
+}
+
+// Computes each stage's input and output format from `format` on, for the first `stages` stages,
+// and checks the sink takes the last format if `check_sink` (then `stages` must be all of them).
+// The first op that cannot take its input is an error, and the check stops there: the formats
+// after it would be guesses. Returns whether everything checked fits; `largest` and
+// `second_buffer` are what the slots need.
+bool check_chain(PipelineConfig& config, FrameFormat format, std::size_t stages, bool check_sink,
+                 ConfigDiagnostics& diag, std::size_t& largest, bool& second_buffer) {
+  largest = format.bytes();
+  second_buffer = false;
+  for (std::size_t s = 0; s < stages; ++s) {
+    StageConfig& stage = config.stages[s];
+    stage.input = format;
+    for (const auto& op : stage.ops) {
+      const FormatResult r = op.spec.output_format(format);
+      if (!r.error.empty()) {
+        diag.add(op.mark, op.path, op.spec.name + " cannot take " + format.describe() + ": " + r.error);
+        return false;
+      }
+      format = r.format;
+      largest = std::max(largest, format.bytes());
+      second_buffer = second_buffer || !op.spec.in_place;
+    }
+    stage.output = format;
+  }
+  config.output_format = format;
+  if (check_sink) {
+    if (const std::string why = config.sink.check_format(format); !why.empty()) {
+      diag.add(config.sink_mark, "sink", config.sink.type + " " + why);
+      return false;
+    }
+  }
+  return true;
+}
+
+// The document has errors: checks the chains of the stages before the first whose ops did not
+// parse (and the sink, if every stage and the sink parsed), from the source if its section parsed
+// and it opens; else there is nothing to start from.
+void check_chain_despite_errors(PipelineConfig& config, const ParseState& state, ConfigDiagnostics& diag) {
+  if (!state.source_ok || config.stages.size() != state.stage_ops_ok.size()) return;
+  std::size_t stages = 0;
+  while (stages < state.stage_ops_ok.size() && state.stage_ops_ok[stages]) ++stages;
+  if (stages == 0) return;
+  std::unique_ptr<Source> source;
+  try {
+    source = config.source.open();
+  } catch (const std::exception&) {
+    return;  // an input error (exit 66): reported once the config's own errors are fixed
+  }
+  std::size_t largest = 0;
+  bool second_buffer = false;
+  (void)check_chain(config, source->format(), stages, stages == config.stages.size() && state.sink_ok, diag, largest,
+                    second_buffer);
+}
+
+}  // namespace
+
+PipelineConfig parse_config_text(const std::string& text, const std::string& file_name,
+                                 const std::string& base_dir, const std::vector<std::string>& overrides) {
+  ConfigDiagnostics diag(file_name);
+  ParseState state;
+  PipelineConfig config = parse_text(text, file_name, base_dir, overrides, diag, state);
   if (!diag.ok()) throw ConfigException(diag.sorted());
   return config;
 }
@@ -351,6 +432,30 @@ PipelineConfig load_config(const std::string& path, const std::vector<std::strin
   return parse_config_text(text, path, config_base_dir(path), overrides);
 }
 
+std::unique_ptr<Source> parse_and_resolve(const std::string& text, const std::string& file_name,
+                                          const std::string& base_dir, const std::vector<std::string>& overrides,
+                                          PipelineConfig& config,
+                                          const std::function<void(const PipelineConfig&)>& parsed) {
+  ConfigDiagnostics diag(file_name);
+  ParseState state;
+  config = parse_text(text, file_name, base_dir, overrides, diag, state);
+  if (!diag.ok()) {
+    check_chain_despite_errors(config, state, diag);
+    throw ConfigException(diag.sorted());
+  }
+  if (parsed) parsed(config);
+  return resolve(config);
+}
+
+std::unique_ptr<Source> load_and_resolve(const std::string& path, const std::vector<std::string>& overrides,
+                                         PipelineConfig& config,
+                                         const std::function<void(const PipelineConfig&)>& parsed) {
+  ConfigDiagnostics diag(path);
+  const std::string text = read_file(path, diag);
+  if (!diag.ok()) throw ConfigException(diag.sorted());
+  return parse_and_resolve(text, path, config_base_dir(path), overrides, config, parsed);
+}
+
 std::string config_base_dir(const std::string& file) { return std::filesystem::path(file).parent_path().string(); }
 
 std::unique_ptr<Source> resolve(PipelineConfig& config) {
@@ -360,30 +465,10 @@ std::unique_ptr<Source> resolve(PipelineConfig& config) {
   config.frame_count = source->frame_count();
 
   ConfigDiagnostics diag(config.file);
-  FrameFormat format = config.source_format;
-  std::size_t largest = format.bytes();
+  std::size_t largest = 0;
   bool second_buffer = false;
-  bool chain_ok = true;
-  for (auto& stage : config.stages) {
-    stage.input = format;
-    for (const auto& op : stage.ops) {
-      if (!chain_ok) break;
-      const FormatResult r = op.spec.output_format(format);
-      if (!r.error.empty()) {
-        diag.add(op.mark, op.path, op.spec.name + " cannot take " + format.describe() + ": " + r.error);
-        chain_ok = false;
-        break;
-      }
-      format = r.format;
-      largest = std::max(largest, format.bytes());
-      second_buffer = second_buffer || !op.spec.in_place;
-    }
-    stage.output = format;
-  }
-  if (chain_ok) {
-    if (const std::string why = config.sink.check_format(format); !why.empty())
-      diag.add(config.sink_mark, "sink", config.sink.type + " " + why);
-  }
+  const bool chain_ok =
+      check_chain(config, config.source_format, config.stages.size(), true, diag, largest, second_buffer);
   // The segment must fit in memory with room to spare (it is memory, not disk).
   const double segment = static_cast<double>(config.slots) * (second_buffer ? 2 : 1) * static_cast<double>(largest);
   const double physical = static_cast<double>(sysconf(_SC_PHYS_PAGES)) * static_cast<double>(sysconf(_SC_PAGE_SIZE));
@@ -395,7 +480,6 @@ std::unique_ptr<Source> resolve(PipelineConfig& config) {
     diag.add(config.slots_mark, "buffers.slots", text);
   }
   if (!diag.ok()) throw ConfigException(diag.sorted());
-  config.output_format = format;
   config.frame_bytes = largest;
   config.buffers_per_slot = second_buffer ? 2 : 1;
   return source;

@@ -1,13 +1,17 @@
 #pragma once
 // PipelineConfig: the whole YAML document as plain structs, fully validated before anything
-// starts. `validate` and `run` go through exactly the same two steps:
+// starts. `validate` and `run` go through exactly the same two steps (load_and_resolve()):
 //   1. load_config(): parse the file and the --set overrides; every error at once
 //      (ConfigException, exit 78);
 //   2. resolve(): open the source to learn its frame format, compute every op's output format,
 //      check the sink takes the last one, and size the shared-memory slots (a chain that does not
 //      fit is a ConfigException; a source that cannot be opened is an InputError, exit 66).
+// When step 1 finds errors, load_and_resolve() still checks the op chains of the stages that
+// parsed (from the source, if its section parsed and it opens), so that a chain that does not fit
+// is reported with the rest rather than on the next try.
 #include <yaml-cpp/yaml.h>
 
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -96,6 +100,18 @@ PipelineConfig parse_config_text(const std::string& text, const std::string& fil
 
 // Step 2, see above. Returns the opened source so that `run` does not open it twice.
 std::unique_ptr<Source> resolve(PipelineConfig& config);
+
+// Steps 1 and 2 with every error at once, as above: what `run` and `validate` do. `parsed`, if
+// given, is called between the two (to set up logging before the source opens). Throws
+// ConfigException, or the source's InputError when the document itself has no error.
+std::unique_ptr<Source> load_and_resolve(const std::string& path, const std::vector<std::string>& overrides,
+                                         PipelineConfig& config,
+                                         const std::function<void(const PipelineConfig&)>& parsed = {});
+// The same from text (tests).
+std::unique_ptr<Source> parse_and_resolve(const std::string& text, const std::string& file_name,
+                                          const std::string& base_dir, const std::vector<std::string>& overrides,
+                                          PipelineConfig& config,
+                                          const std::function<void(const PipelineConfig&)>& parsed = {});
 
 // The op chain of stage `index` of a resolved document (what a worker process reads); relative
 // paths in it are relative to `base_dir` (the config file's folder). Throws ConfigException.

@@ -25,10 +25,11 @@ sink:
   type: null
 )";
 
+// What `run` and `validate` report.
 std::vector<ConfigError> errors_of(const std::string& text, const std::vector<std::string>& overrides = {}) {
   try {
-    PipelineConfig c = parse_config_text(text, "p.yaml", "", overrides);
-    (void)resolve(c);
+    PipelineConfig c;
+    (void)parse_and_resolve(text, "p.yaml", "", overrides, c);
   } catch (const ConfigException& e) {
     return e.errors();
   }
@@ -127,6 +128,29 @@ TEST(PipelineConfig, ChainThatDoesNotFitIsAConfigErrorAtTheOp) {
   EXPECT_EQ(errors[0].path, "stages[1].ops[0]");
   EXPECT_EQ(errors[0].line, 14);
   EXPECT_NE(errors[0].message.find("canny cannot take 64x48 8UC3"), std::string::npos);
+}
+
+TEST(PipelineConfig, AChainThatDoesNotFitIsReportedWithTheOtherErrors) {
+  std::string text = kGood;
+  text.replace(text.find("      - op: grayscale\n"), 22, "");
+  text.replace(text.find("workers: 2"), 10, "workers: 0");
+  auto errors = errors_of(text, {"log.levle=debug"});
+  ASSERT_EQ(errors.size(), 3u);
+  EXPECT_EQ(errors[0].path, "stages[0].workers");
+  EXPECT_EQ(errors[1].path, "stages[1].ops[0]");
+  EXPECT_NE(errors[1].message.find("canny cannot take 64x48 8UC3"), std::string::npos);
+  EXPECT_EQ(errors[2].path, "log.levle");
+}
+
+TEST(PipelineConfig, ChainsAreCheckedOnlyUpToAStageWhoseOpsHaveErrors) {
+  // The first stage's unknown op leaves the format after it unknown: canny is not blamed for it.
+  std::string text = kGood;
+  text.replace(text.find("op: gaussian_blur"), 17, "op: grayscal");
+  text.replace(text.find("      - op: grayscale\n"), 22, "");
+  auto errors = errors_of(text);
+  ASSERT_EQ(errors.size(), 1u) << errors[1].to_string();
+  EXPECT_EQ(errors[0].path, "stages[0].ops[0].op");
+  EXPECT_NE(errors[0].message.find("did you mean \"grayscale\""), std::string::npos);
 }
 
 TEST(PipelineConfig, UnknownOpAndDuplicateStageAreReportedTogether) {
