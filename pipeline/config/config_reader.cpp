@@ -14,9 +14,14 @@ namespace {
 
 std::string quote(std::string_view s) { return "\"" + std::string(s) + "\""; }
 
+// A scalar written in quotes ("5", '5'): a string, whatever it spells. yaml-cpp tags those "!"
+// and plain ones "?".
+bool quoted(const YAML::Node& n) { return n.IsScalar() && n.Tag() == "!"; }
+
 // What a node holds, for "got ..." in messages.
 std::string describe_node(const YAML::Node& n) {
   if (!n.IsDefined() || n.IsNull()) return "nothing";
+  if (quoted(n)) return "the string " + quote(n.Scalar());
   if (n.IsScalar()) {
     char* end = nullptr;
     const std::string& t = n.Scalar();
@@ -239,7 +244,7 @@ std::optional<std::int64_t> ConfigReader::optional_integer(std::string_view key,
   const std::string range = range_text(min, max);
   const std::string expected = "an integer" + (range.empty() ? "" : " " + range);
   if (!scalar_or_fail(key, n, expected)) return std::nullopt;
-  auto v = parse_int(n.Scalar());
+  auto v = quoted(n) ? std::nullopt : parse_int(n.Scalar());
   if (!v || *v < min || *v > max) {
     fail(key, "expected " + expected + ", got " + describe_node(n));
     return std::nullopt;
@@ -283,7 +288,7 @@ std::optional<double> ConfigReader::optional_number(std::string_view key, double
   const std::string range = range_text(min, max);
   const std::string expected = "a number" + (range.empty() ? "" : " " + range);
   if (!scalar_or_fail(key, n, expected)) return std::nullopt;
-  auto v = parse_double(n.Scalar());
+  auto v = quoted(n) ? std::nullopt : parse_double(n.Scalar());
   if (!v || *v < min || *v > max) {
     fail(key, "expected " + expected + ", got " + describe_node(n));
     return std::nullopt;
@@ -329,7 +334,7 @@ bool ConfigReader::boolean(std::string_view key, bool fallback) {
   const YAML::Node n = take(key);
   if (!n.IsDefined() || n.IsNull()) return fallback;
   if (!scalar_or_fail(key, n, "true or false")) return fallback;
-  auto v = parse_bool(n.Scalar());
+  auto v = quoted(n) ? std::nullopt : parse_bool(n.Scalar());
   if (!v) {
     fail(key, "expected true or false, got " + describe_node(n));
     return fallback;
@@ -390,7 +395,7 @@ std::pair<int, int> ConfigReader::integer_pair(std::string_view key, std::pair<i
   const YAML::Node n = take(key);
   if (!n.IsDefined() || n.IsNull()) return fallback;
   std::optional<std::int64_t> a, b;
-  if (n.IsSequence() && n.size() == 2 && n[0].IsScalar() && n[1].IsScalar()) {
+  if (n.IsSequence() && n.size() == 2 && n[0].IsScalar() && n[1].IsScalar() && !quoted(n[0]) && !quoted(n[1])) {
     a = parse_int(n[0].Scalar());
     b = parse_int(n[1].Scalar());
   }

@@ -126,6 +126,7 @@ void apply_override(YAML::Node root, const std::string& assignment, ConfigDiagno
       if (!child.IsDefined() || child.IsNull()) {
         node[seg] = YAML::Node(YAML::NodeType::Map);
         child = node[seg];
+        diag.add_override(canonical, origin);  // made by this --set: errors about it name the --set
       }
       node.reset(child);
     }

@@ -35,6 +35,20 @@ TEST(ConfigReader, WrongTypeNamesPositionPathAndExpectation) {
   EXPECT_EQ(errors[0].to_string(), "t.yaml:2:4: obj.k: expected an integer in [1, 9], got \"abc\"");
 }
 
+TEST(ConfigReader, AQuotedNumberOrBooleanIsAString) {
+  auto errors = errors_of("a: \"5\"\nb: '2.5'\nc: \"true\"\nd: [\"1\", 2]\n", [](ConfigReader& r) {
+    (void)r.integer("a", 1);
+    (void)r.number("b", 1);
+    (void)r.boolean("c", false);
+    (void)r.integer_pair("d", {1, 1}, 0, 10);
+  });
+  ASSERT_EQ(errors.size(), 4u);
+  EXPECT_EQ(errors[0].to_string(), "t.yaml:1:4: obj.a: expected an integer, got the string \"5\"");
+  EXPECT_EQ(errors[1].to_string(), "t.yaml:2:4: obj.b: expected a number, got the string \"2.5\"");
+  EXPECT_EQ(errors[2].to_string(), "t.yaml:3:4: obj.c: expected true or false, got the string \"true\"");
+  EXPECT_EQ(errors[3].path, "obj.d");
+}
+
 TEST(ConfigReader, OutOfRangeAndEvenKernelAreReported) {
   auto errors = errors_of("ksize: 4\nn: 99\n", [](ConfigReader& r) {
     (void)r.odd_integer("ksize", 3, 1);

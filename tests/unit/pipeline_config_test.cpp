@@ -114,6 +114,12 @@ TEST(PipelineConfig, BadOverrideValueIsReportedAgainstTheCommandLine) {
   EXPECT_EQ(errors[0].to_string(), "--set stages.edges.workers=0: stages[1].workers: expected an integer in [1, 64], got 0");
 }
 
+TEST(PipelineConfig, AnUnknownSectionMadeByAnOverrideIsReportedAgainstIt) {
+  auto errors = errors_of(kGood, {"sinks.path=x.mp4"});
+  ASSERT_EQ(errors.size(), 1u);
+  EXPECT_EQ(errors[0].to_string(), "--set sinks.path=x.mp4: sinks: unknown key (did you mean \"sink\"?)");
+}
+
 TEST(PipelineConfig, OverrideOfAnUnknownStageListsTheNames) {
   auto errors = errors_of(kGood, {"stages.edgs.workers=2"});
   ASSERT_EQ(errors.size(), 1u);
