@@ -4,7 +4,7 @@
 // full disk or a vanished folder stops the run without leaving a truncated image).
 //   sink:
 //     type: images
-//     path: out/frames/%06d.png     # exactly one %d, optionally with a width: %d, %6d, %06d
+//     path: out/frames/%06d.png     # exactly one %d, optionally with a width: %d, %6d, %06d; %% is a %
 #include <fcntl.h>
 #include <unistd.h>
 
@@ -15,7 +15,6 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
-#include <regex>
 #include <vector>
 
 #include "pipeline/core/errors.hpp"
@@ -92,28 +91,51 @@ class ImagesSink final : public Sink {
   std::int64_t written_ = 0;
 };
 
+// Reads a printf-style pattern: exactly one %d (%d, %6d, %06d: zero-padded to a width of at most
+// 20), and %% for a literal %. Returns an error message, or "" with `out` filled.
+std::string parse_pattern(const std::string& path, FilePattern& out) {
+  if (path.size() > 4096) return "expected at most 4096 characters, got " + std::to_string(path.size());
+  std::string text;  // what is before the %d, then after it
+  int conversions = 0;
+  for (std::size_t i = 0; i < path.size(); ++i) {
+    if (path[i] != '%') {
+      text += path[i];
+      continue;
+    }
+    if (i + 1 < path.size() && path[i + 1] == '%') {
+      text += '%';
+      ++i;
+      continue;
+    }
+    std::size_t j = i + 1;
+    const bool zero = j < path.size() && path[j] == '0';
+    if (zero) ++j;
+    std::size_t digits = 0;
+    while (j + digits < path.size() && path[j + digits] >= '0' && path[j + digits] <= '9') ++digits;
+    if (j + digits >= path.size() || path[j + digits] != 'd')
+      return "expected %d, %6d or %06d (and %% for a literal %) where the pattern has \"" +
+             path.substr(i, std::min<std::size_t>(j + digits + 1, path.size()) - i) + "\"";
+    if (++conversions > 1) break;
+    out.zero_pad = zero;
+    out.width = digits > 2 ? 21 : (digits == 0 ? 0 : std::stoi(path.substr(j, digits)));
+    if (out.width > 20) return "expected a field width of at most 20";
+    out.prefix = text;
+    text.clear();
+    i = j + digits;
+  }
+  if (conversions != 1) return "expected a file pattern with exactly one %d (e.g. out/frames/%06d.png)";
+  out.suffix = text;
+  return "";
+}
+
 SinkSpec parse_images_sink(ConfigReader& r, const LoadContext& ctx) {
   const std::string given = r.required_string("path");
   const std::string path = ctx.resolve(given);
   FilePattern pattern;
-  static const std::regex kConversion("%(0?)([0-9]*)d");
-  std::smatch m;
-  // std::regex matches recursively, a stack frame per character: a width of 50,000 digits
-  // overflowed the stack. No longer path can be created (PATH_MAX).
-  const bool too_long = path.size() > 4096;
-  const auto conversions = too_long ? 0 : std::distance(std::sregex_iterator(path.begin(), path.end(), kConversion),
-                                                        std::sregex_iterator());
-  if (too_long) {
-    r.fail("path", "expected at most 4096 characters, got " + std::to_string(path.size()));
-  } else if (!given.empty() && (conversions != 1 || !std::regex_search(path, m, kConversion))) {
-    r.fail("path", "expected a file pattern with exactly one %d (e.g. out/frames/%06d.png), got \"" + given + "\"");
-  } else if (!given.empty()) {
-    pattern.prefix = m.prefix();
-    pattern.suffix = m.suffix();
-    pattern.zero_pad = m[1].length() > 0;
-    pattern.width = static_cast<int>(std::min(std::strtol(m[2].str().c_str(), nullptr, 10), 21L));  // saturates
-    if (pattern.width > 20) r.fail("path", "expected a field width of at most 20 in \"" + given + "\"");
-    if (!cv::haveImageWriter(pattern.format(0)))
+  if (!given.empty()) {
+    if (const std::string error = parse_pattern(path, pattern); !error.empty())
+      r.fail("path", error + (path.size() > 4096 ? "" : ", got \"" + given + "\""));
+    else if (!cv::haveImageWriter(pattern.format(0)))
       r.fail("path", "no image format for the extension of \"" + given + "\" (use .png, .jpg, .bmp, .tiff, ...)");
   }
   SinkSpec spec;

@@ -1,4 +1,5 @@
 // The sinks as a user sees them: a video holds every frame, in order, at the source's size.
+#include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
 
 #include "tests/integration/cli_test_util.hpp"
@@ -166,6 +167,31 @@ sink:
   EXPECT_EQ(summary.integer("frames_written"), 500);
   EXPECT_EQ(summary.integer("frames_dropped"), 0);
   EXPECT_EQ(stage_in(summary, "blur").integer("frames_processed"), 500);
+}
+
+using ImagesSink = CvpipeTest;
+
+std::string images_config(const std::string& pattern) {
+  return "source: {type: synthetic, width: 32, height: 24, frames: 3}\nstages: [{name: a, ops: [{op: identity}]}]\n"
+         "sink: {type: images, path: \"" + pattern + "\"}\n";
+}
+
+TEST_F(ImagesSink, NamesFilesByThePatternAsPrintfWould) {
+  const RunResult r = run_cvpipe({"run", write("i.yaml", images_config("out/100%%_%03d.png"))});
+
+  ASSERT_EQ(r.exit_code, 0) << describe(r);
+  EXPECT_EQ(list_dir(path("out")), (std::vector<std::string>{"100%_000.png", "100%_001.png", "100%_002.png"}));
+  EXPECT_EQ(cv::imread(path("out/100%_002.png")).size(), cv::Size(32, 24));
+}
+
+TEST_F(ImagesSink, AnyOtherConversionIsAConfigErrorAtThePath) {
+  const RunResult r = run_cvpipe({"validate", write("i.yaml", images_config("out/%s-%04d.png"))});
+
+  EXPECT_EQ(r.exit_code, 78) << describe(r);
+  EXPECT_NE(r.err.find("i.yaml:3:28: sink.path: expected %d, %6d or %06d (and %% for a literal %) where the "
+                       "pattern has \"%s\""),
+            std::string::npos)
+      << describe(r);
 }
 
 }  // namespace
