@@ -572,9 +572,9 @@ int Run::execute() {
 
   std::ostringstream stages;
   for (const auto& s : config_.stages) stages << (stages.tellp() > 0 ? ", " : "") << s.name << " x" << s.workers;
-  log_->info("starting source=\"{}\" format={} fps={:.2f} frames={} stages=[{}] mode={}", config_.source.description,
-             config_.source_format.describe(), config_.fps, config_.frame_count, stages.str(),
-             options_.inline_mode ? "inline" : "workers");
+  log_->info("starting config={} source=\"{}\" format={} fps={:.2f} frames={} stages=[{}] mode={}", config_.file,
+             config_.source.description, config_.source_format.describe(), config_.fps, config_.frame_count,
+             stages.str(), options_.inline_mode ? "inline" : "workers");
   log_->info("shared segment size={} ({} slots x {} buffers x {} B frames = {}, plus {} KiB rings and control)",
              mib(segment_->size()), config_.slots, config_.buffers_per_slot, segment_->header().buffer_bytes,
              mib(segment_->frames_bytes()), (segment_->size() - segment_->frames_bytes()) / 1024);
