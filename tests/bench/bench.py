@@ -12,7 +12,13 @@ cost of a hop to a worker and back) and its end-to-end latency on a source paced
 
 Per row: fps (median of --runs runs, wall clock of the whole process, start-up included), CPU
 seconds per frame (user + system of the process and everything it started), peak PSS summed over
-the process tree, and efficiency = fps / (cores / CPU seconds per frame of row 1).
+the process tree, and efficiency = fps / (cores / CPU seconds per frame of row 1). Beside them, the
+same once running: "steady fps" counts from the first frame out to the last (each runner notes
+both times: cvpipe in its summary, the Python scripts and a probe on GStreamer's sink in a JSON
+line), and "steady efficiency" divides it by cores / row 1's CPU per frame without its start-up
+(the CPU of `cvpipe validate` on the same config, which loads, opens and decodes the first frame).
+For cvpipe it also reports the time to the first frame written, the shared segment's size against
+slots x buffers x frame bytes, and each worker's private memory (the segment left out).
 Prints a Markdown table and writes it with a CSV beside it (--out, default build/bench).
 Figures are reported, never asserted: this is not a test.
 """
@@ -80,22 +86,18 @@ def cvpipe_config(path, source, stages, sink="null"):
 
 
 def tree_pids(root):
-    """The process and all its descendants."""
-    children = {}
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/stat") as f:
-                ppid = int(f.read().rsplit(")", 1)[1].split()[1])
-            children.setdefault(ppid, []).append(int(entry))
-        except (OSError, IndexError, ValueError):
-            pass
+    """The process and all its descendants, from /proc/PID/task/TID/children (each thread lists
+    the children it started), which costs far less than reading every process's stat."""
     out, todo = [], [root]
     while todo:
         p = todo.pop()
         out.append(p)
-        todo.extend(children.get(p, []))
+        try:
+            for tid in os.listdir(f"/proc/{p}/task"):
+                with open(f"/proc/{p}/task/{tid}/children") as f:
+                    todo.extend(int(c) for c in f.read().split())
+        except OSError:
+            pass
     return out
 
 
@@ -110,18 +112,55 @@ def pss_kb(pid):
     return 0
 
 
-def measure(argv, frames, timeout=900):
-    """Runs argv; returns dict(wall, cpu, peak_pss_mb, stdout)."""
+SEGMENT = "memfd:cvpipe-frames"
+
+
+def comm_of(pid):
+    try:
+        with open(f"/proc/{pid}/comm") as f:
+            return f.read().strip()
+    except OSError:
+        return ""
+
+
+def private_kb_and_segment_kb(pid):
+    """(private memory outside cvpipe's shared segment, size of the segment's mapping) in kB."""
+    private, segment, in_segment = 0, 0, False
+    try:
+        with open(f"/proc/{pid}/smaps") as f:
+            for line in f:
+                first = line.split(None, 1)[0]
+                if not first.endswith(":"):
+                    in_segment = SEGMENT in line  # a mapping's header line
+                elif first == "Size:" and in_segment:
+                    segment += int(line.split()[1])
+                elif first in ("Private_Clean:", "Private_Dirty:") and not in_segment:
+                    private += int(line.split()[1])
+    except OSError:
+        pass
+    return private, segment
+
+
+def measure(argv, frames, timeout=900, memory=False):
+    """Runs argv; returns dict(wall, cpu, pss, stdout, stderr, fps, and with memory=True
+    worker_private_mb and segment_mb). The sampler wakes every 0.1 s: it shares the machine."""
     peak = [0]
+    workers_peak, segment = [0], [0]
     start = time.monotonic()
     proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     done = threading.Event()
 
     def sample():
         while not done.is_set():
-            total = sum(pss_kb(p) for p in tree_pids(proc.pid))
+            pids = tree_pids(proc.pid)
+            total = sum(pss_kb(p) for p in pids)
             peak[0] = max(peak[0], total)
-            done.wait(0.05)
+            for p in pids if memory else ():
+                if comm_of(p) == "cvpipe-worker":
+                    workers_peak[0] = max(workers_peak[0], private_kb_and_segment_kb(p)[0])
+                elif p == proc.pid:
+                    segment[0] = max(segment[0], private_kb_and_segment_kb(p)[1])
+            done.wait(0.1)
 
     sampler = threading.Thread(target=sample, daemon=True)
     sampler.start()
@@ -151,25 +190,53 @@ def measure(argv, frames, timeout=900):
     if proc.returncode != 0:
         raise RuntimeError(f"{' '.join(argv)} exited {proc.returncode}: {''.join(err_chunks)[-2000:]}")
     return {"wall": wall, "cpu": usage.ru_utime + usage.ru_stime, "pss": peak[0] / 1024.0,
-            "stdout": "".join(out_chunks), "fps": frames / wall}
+            "stdout": "".join(out_chunks), "stderr": "".join(err_chunks), "fps": frames / wall,
+            "worker_private_mb": workers_peak[0] / 1024.0, "segment_mb": segment[0] / 1024.0}
 
 
 def summary_of(stdout):
     return json.loads(stdout.strip().splitlines()[-1])
 
 
-def median_row(name, argv, frames, runs, check=None):
+def steady_fps_of(stdout):
+    """The rate from the first frame out to the last, from the runner's last line: cvpipe's summary
+    (first_frame_ms, last_frame_ms) or the peers' {"frames", "first_s", "last_s"}; None if absent."""
+    try:
+        s = summary_of(stdout)
+    except (ValueError, IndexError):
+        return None
+    if "last_frame_ms" in s:
+        n, span = s["frames_written"], (s["last_frame_ms"] - s["first_frame_ms"]) / 1000
+    elif "last_s" in s:
+        n, span = s["frames"], s["last_s"] - s["first_s"]
+    else:
+        return None
+    return (n - 1) / span if n > 1 and span > 0 else None
+
+
+def median_row(name, argv, frames, runs, check=None, steady_argv=None):
+    """Runs argv `runs` times. steady_argv: another command for the steady rate (GStreamer's probe),
+    run as many times; by default argv's own output gives it."""
     results = []
     for _ in range(runs):
         r = measure(argv, frames)
         if check:
             check(r)
+        r["steady_fps"] = steady_fps_of(measure(steady_argv, frames)["stdout"] if steady_argv else r["stdout"])
         results.append(r)
     fps = statistics.median(r["fps"] for r in results)
     cpu = statistics.median(r["cpu"] for r in results) / frames
     pss = max(r["pss"] for r in results)
-    log(f"  {name}: {fps:.1f} fps, {cpu * 1000:.2f} ms CPU/frame, {pss:.0f} MB")
-    return {"row": name, "fps": fps, "cpu_ms_per_frame": cpu * 1000, "peak_pss_mb": pss, "runs": results}
+    steadies = [r["steady_fps"] for r in results if r["steady_fps"]]
+    steady = statistics.median(steadies) if len(steadies) == len(results) else float("nan")
+    log(f"  {name}: {fps:.1f} fps ({steady:.1f} once running), {cpu * 1000:.2f} ms CPU/frame, {pss:.0f} MB")
+    return {"row": name, "fps": fps, "steady_fps": steady, "cpu_ms_per_frame": cpu * 1000, "peak_pss_mb": pss,
+            "runs": results}
+
+
+def cpu_seconds(argv, runs):
+    """Median CPU seconds (user + system) of a command that must succeed."""
+    return statistics.median(measure(argv, 1)["cpu"] for _ in range(runs))
 
 
 def cvpipe_check(frames):
@@ -186,14 +253,14 @@ def cvpipe_check(frames):
 GST_CHAINS = ("light",)
 
 
-def gst_pipeline(clip, chain):
+def gst_elements(clip, chain):
+    """The launch line's words, for gst-launch-1.0 and for gst_pipeline.py (which times it)."""
     assert chain in GST_CHAINS
     smooth = "cvsmooth type=gaussian kernel-width=15 kernel-height=15"
     edges = "edgedetect threshold1=100 threshold2=200 aperture=3"
-    elements = [smooth, edges]
-    body = " ! queue ! ".join(elements)
-    return (["gst-launch-1.0", "-q", "filesrc", f"location={clip}", "!", "decodebin", "!", "videoconvert", "!", "video/x-raw,format=RGB", "!", "queue", "!"]
-            + body.split() + ["!", "fakesink", "sync=false"])
+    body = " ! queue ! ".join([smooth, edges])
+    return (["filesrc", f"location={clip}", "!", "decodebin", "!", "videoconvert", "!", "video/x-raw,format=RGB", "!",
+             "queue", "!"] + body.split() + ["!", "fakesink", "name=out", "sync=false"])
 
 
 def main():
@@ -211,6 +278,7 @@ def main():
     work = tempfile.mkdtemp(prefix="cvpipe-bench-")
     cores = os.cpu_count() or 1
     rows = []
+    extra = {}
     try:
         for spec in args.sizes.split(","):
             size, frames = spec.split(":")
@@ -229,34 +297,53 @@ def main():
                     group.append(row)
                     return row
 
-                cv("cvpipe --inline, 1 OpenCV thread", [(ops, 1)], ["--inline"])
+                base = cv("cvpipe --inline, 1 OpenCV thread", [(ops, 1)], ["--inline"])
+                # Row 1's start-up: what `validate` does (load, open the source, decode a frame).
+                base_startup_cpu = cpu_seconds([args.cvpipe, "validate", os.path.join(work, "c.yaml")], args.runs)
                 group.append(median_row("OpenCV loop in Python, OpenCV threads on",
                                         [PY, os.path.join(HERE, "opencv_loop.py"), clip, chain, str(frames)], frames, args.runs))
                 group.append(median_row("Python multiprocessing Pool.imap",
                                         [PY, os.path.join(HERE, "mp_pipeline.py"), clip, chain, str(frames)], frames, args.runs))
                 if chain in GST_CHAINS:
-                    group.append(median_row("GStreamer cvsmooth ! queue ! edgedetect", gst_pipeline(clip, chain), frames,
-                                            args.runs))
+                    words = gst_elements(clip, chain)
+                    group.append(median_row("GStreamer cvsmooth ! queue ! edgedetect", ["gst-launch-1.0", "-q", *words],
+                                            frames, args.runs,
+                                            steady_argv=[PY, os.path.join(HERE, "gst_pipeline.py"), str(frames), *words]))
                 worker_counts = [1, 2] + ([cores] if cores > 2 else [])
                 for n in worker_counts:
                     cv(f"cvpipe {n} worker{'s' if n > 1 else ''}", [(ops, n)])
                 for first, w1, w2 in SPLITS[chain]:
                     cv(f"cvpipe 2 stages: {first} op{'s' if first > 1 else ''} x{w1} + {len(ops) - first} x{w2}",
                        [(ops[:first], w1), (ops[first:], w2)])
-                base_cpu = group[0]["cpu_ms_per_frame"] / 1000
+                base_cpu = base["cpu_ms_per_frame"] / 1000
                 limit = cores / base_cpu
+                steady_limit = cores / max(1e-9, (base_cpu * frames - base_startup_cpu) / (frames - 1))
                 for row in group:
-                    row.update(size=size, chain=chain, frames=frames, efficiency=row["fps"] / limit)
+                    row.update(size=size, chain=chain, frames=frames, efficiency=row["fps"] / limit,
+                               steady_efficiency=row["steady_fps"] / steady_limit)
                 rows.extend(group)
+                # Start-up and memory, from the cvpipe rows with workers.
+                summaries = [summary_of(r["stdout"]) for row in group if row["row"].startswith("cvpipe ")
+                             and "--inline" not in row["row"] for r in row["runs"]]
+                extra.setdefault("first_frame_ms", {})[size] = statistics.median(x["first_frame_ms"] for x in summaries)
+                # Memory, in a run of its own (the sampler reads every mapping of every worker): each
+                # worker's private memory, and the segment as mapped against what the start-up log
+                # says it is made of.
+                cfg = cvpipe_config(os.path.join(work, "c.yaml"), source, [(ops, 2)])
+                r = measure([args.cvpipe, "run", cfg, "--set", "log.level=info"], frames, memory=True)
+                previous = extra.setdefault("worker_private_mb", {}).get(size, 0)
+                extra["worker_private_mb"][size] = max(previous, r["worker_private_mb"])
+                line = next((x for x in r["stderr"].splitlines() if "shared segment size=" in x), "")
+                extra.setdefault("segment", {})[size] = (r["segment_mb"], line.split("shared segment ", 1)[-1])
 
         # cvpipe's own overhead: the no-op chain, as fast as possible and paced.
-        extra = {}
         noop_frames = 200 if args.smoke else 20000
         synth = f"source: {{type: synthetic, width: 640, height: 480, frames: {noop_frames}}}\n"
         cfg = cvpipe_config(os.path.join(work, "noop.yaml"), synth, [([{"op": "identity"}], 2)])
         row = median_row("cvpipe no-op chain (identity, 2 workers, null sink)", [args.cvpipe, "run", cfg], noop_frames,
                          args.runs, cvpipe_check(noop_frames))
-        row.update(size="640x480", chain="no-op", frames=noop_frames, efficiency=float("nan"))
+        row.update(size="640x480", chain="no-op", frames=noop_frames, efficiency=float("nan"),
+                   steady_efficiency=float("nan"))
         rows.append(row)
         hops = [summary_of(r["stdout"])["hop_us"] for r in row["runs"]]
         extra["noop_fps"] = row["fps"]
@@ -292,28 +379,43 @@ def cpu_model():
     return "unknown CPU"
 
 
+def figure(v, fmt):
+    return "" if v != v else format(v, fmt)  # NaN: not measured for this row
+
+
 def write_report(rows, extra, machine, out):
-    header = ["size", "chain", "row", "fps", "cpu_ms_per_frame", "peak_pss_mb", "efficiency"]
+    header = ["size", "chain", "row", "fps", "steady_fps", "cpu_ms_per_frame", "peak_pss_mb", "efficiency",
+              "steady_efficiency"]
     with open(os.path.join(out, "bench.csv"), "w", newline="") as f:
         w = csv.writer(f)
         w.writerow(header)
         for r in rows:
-            w.writerow([r["size"], r["chain"], r["row"], f"{r['fps']:.1f}", f"{r['cpu_ms_per_frame']:.2f}",
-                        f"{r['peak_pss_mb']:.0f}", "" if r["efficiency"] != r["efficiency"] else f"{r['efficiency']:.2f}"])
-    lines = [f"Machine: {machine}. Median of the runs; fps counts start-up; efficiency = fps / (cores / CPU s per frame of the --inline row).", "",
-             "| size | chain | row | fps | CPU ms/frame | peak PSS MB | efficiency |", "|---|---|---|---:|---:|---:|---:|"]
+            w.writerow([r["size"], r["chain"], r["row"], f"{r['fps']:.1f}", figure(r["steady_fps"], ".1f"),
+                        f"{r['cpu_ms_per_frame']:.2f}", f"{r['peak_pss_mb']:.0f}", figure(r["efficiency"], ".2f"),
+                        figure(r["steady_efficiency"], ".2f")])
+    lines = [f"Machine: {machine}. Median of the runs. fps: the whole process, start-up included; steady fps: from "
+             "the first frame out to the last. efficiency = fps / (cores / CPU s per frame of the --inline row); "
+             "steady efficiency = steady fps / (cores / that row's CPU s per frame without its start-up).", "",
+             "| size | chain | row | fps | steady fps | CPU ms/frame | peak PSS MB | efficiency | steady efficiency |",
+             "|---|---|---|---:|---:|---:|---:|---:|---:|"]
     for r in rows:
-        eff = "" if r["efficiency"] != r["efficiency"] else f"{r['efficiency']:.2f}"
-        lines.append(f"| {r['size']} | {r['chain']} | {r['row']} | {r['fps']:.1f} | {r['cpu_ms_per_frame']:.2f} | "
-                     f"{r['peak_pss_mb']:.0f} | {eff} |")
+        lines.append(f"| {r['size']} | {r['chain']} | {r['row']} | {r['fps']:.1f} | {figure(r['steady_fps'], '.1f')} | "
+                     f"{r['cpu_ms_per_frame']:.2f} | {r['peak_pss_mb']:.0f} | {figure(r['efficiency'], '.2f')} | "
+                     f"{figure(r['steady_efficiency'], '.2f')} |")
     lines.append("")
     lines.append(f"- cvpipe no-op chain (640x480, identity, 2 workers, null sink): {extra['noop_fps']:.0f} fps")
-    lines.append(f"- hop to a worker and back (pickup + hand-back; ops and queueing not counted): paced at 1000 fps p50 {extra['hop_us_paced']['p50']:.1f} µs, "
-                 f"p99 {extra['hop_us_paced']['p99']:.1f} µs; flat out p50 {extra['hop_us_at_max']['p50']:.1f} µs, "
-                 f"p99 {extra['hop_us_at_max']['p99']:.1f} µs")
+    lines.append(f"- hop to a worker and back (pickup + hand-back; ops and queueing not counted): flat out p50 "
+                 f"{extra['hop_us_at_max']['p50']:.1f} µs, p99 {extra['hop_us_at_max']['p99']:.1f} µs; paced at 1000 fps "
+                 f"p50 {extra['hop_us_paced']['p50']:.1f} µs, p99 {extra['hop_us_paced']['p99']:.1f} µs")
     lines.append(f"- latency, capture to write, 640x480 light chain, 2 workers, paced at 30 fps: "
                  f"p50 {extra['latency_ms']['p50']:.1f} ms, p99 {extra['latency_ms']['p99']:.1f} ms "
                  f"(the chain itself: {extra['latency_chain_ms']:.1f} ms per frame)")
+    for size, ms in extra.get("first_frame_ms", {}).items():
+        mapped, said = extra["segment"][size]
+        lines.append(f"- {size}: first frame written {ms:.0f} ms after the process started (median of the cvpipe "
+                     f"rows with workers); each worker's private memory at most "
+                     f"{extra['worker_private_mb'][size]:.1f} MB (shared segment left out); the segment of a 2-worker "
+                     f"run mapped {mapped:.1f} MiB, the start-up log: {said}")
     text = "\n".join(lines) + "\n"
     with open(os.path.join(out, "bench.md"), "w") as f:
         f.write(text)
