@@ -214,24 +214,41 @@ def steady_fps_of(stdout):
     return (n - 1) / span if n > 1 and span > 0 else None
 
 
-def median_row(name, argv, frames, runs, check=None, steady_argv=None):
-    """Runs argv `runs` times. steady_argv: another command for the steady rate (GStreamer's probe),
-    run as many times; by default argv's own output gives it."""
-    results = []
-    for _ in range(runs):
-        r = measure(argv, frames)
-        if check:
-            check(r)
-        r["steady_fps"] = steady_fps_of(measure(steady_argv, frames)["stdout"] if steady_argv else r["stdout"])
-        results.append(r)
-    fps = statistics.median(r["fps"] for r in results)
-    cpu = statistics.median(r["cpu"] for r in results) / frames
-    pss = max(r["pss"] for r in results)
-    steadies = [r["steady_fps"] for r in results if r["steady_fps"]]
-    steady = statistics.median(steadies) if len(steadies) == len(results) else float("nan")
-    log(f"  {name}: {fps:.1f} fps ({steady:.1f} once running), {cpu * 1000:.2f} ms CPU/frame, {pss:.0f} MB")
-    return {"row": name, "fps": fps, "steady_fps": steady, "cpu_ms_per_frame": cpu * 1000, "peak_pss_mb": pss,
-            "runs": results}
+class Row:
+    """One way of running a chain: a command (and optionally another that times it once running,
+    GStreamer's probe); its runs, then its medians."""
+
+    def __init__(self, name, argv, check=None, steady_argv=None):
+        self.name, self.argv, self.check, self.steady_argv = name, argv, check, steady_argv
+        self.runs = []
+
+    def run_once(self, frames):
+        r = measure(self.argv, frames)
+        if self.check:
+            self.check(r)
+        r["steady_fps"] = steady_fps_of(measure(self.steady_argv, frames)["stdout"] if self.steady_argv
+                                        else r["stdout"])
+        self.runs.append(r)
+
+    def medians(self, frames):
+        fps = statistics.median(r["fps"] for r in self.runs)
+        cpu = statistics.median(r["cpu"] for r in self.runs) / frames
+        pss = max(r["pss"] for r in self.runs)
+        steadies = [r["steady_fps"] for r in self.runs if r["steady_fps"]]
+        steady = statistics.median(steadies) if len(steadies) == len(self.runs) else float("nan")
+        log(f"  {self.name}: {fps:.1f} fps ({steady:.1f} once running), {cpu * 1000:.2f} ms CPU/frame, {pss:.0f} MB")
+        return {"row": self.name, "fps": fps, "steady_fps": steady, "cpu_ms_per_frame": cpu * 1000,
+                "peak_pss_mb": pss, "runs": self.runs}
+
+
+def run_rows(rows, frames, runs):
+    """Runs every row `runs` times, round by round (row 1, row 2, ..., then again), so that a slow
+    spell of this shared machine falls on all rows alike rather than on one; returns the medians."""
+    for round_ in range(runs):
+        log(f"  round {round_ + 1} of {runs}")
+        for row in rows:
+            row.run_once(frames)
+    return [row.medians(frames) for row in rows]
 
 
 def cpu_seconds(argv, runs):
@@ -289,32 +306,31 @@ def main():
             for chain in args.chains.split(","):
                 ops = CHAINS[chain]
                 log(f"bench: {size} {chain}")
-                group = []
+                plan = []
 
                 def cv(name, stages, extra=()):
-                    cfg = cvpipe_config(os.path.join(work, "c.yaml"), source, stages)
-                    row = median_row(name, [args.cvpipe, "run", cfg, *extra], frames, args.runs, cvpipe_check(frames))
-                    group.append(row)
-                    return row
+                    cfg = cvpipe_config(os.path.join(work, f"row{len(plan)}.yaml"), source, stages)
+                    plan.append(Row(name, [args.cvpipe, "run", cfg, *extra], cvpipe_check(frames)))
 
-                base = cv("cvpipe --inline, 1 OpenCV thread", [(ops, 1)], ["--inline"])
-                # Row 1's start-up: what `validate` does (load, open the source, decode a frame).
-                base_startup_cpu = cpu_seconds([args.cvpipe, "validate", os.path.join(work, "c.yaml")], args.runs)
-                group.append(median_row("OpenCV loop in Python, OpenCV threads on",
-                                        [PY, os.path.join(HERE, "opencv_loop.py"), clip, chain, str(frames)], frames, args.runs))
-                group.append(median_row("Python multiprocessing Pool.imap",
-                                        [PY, os.path.join(HERE, "mp_pipeline.py"), clip, chain, str(frames)], frames, args.runs))
+                cv("cvpipe --inline, 1 OpenCV thread", [(ops, 1)], ["--inline"])
+                plan.append(Row("OpenCV loop in Python, OpenCV threads on",
+                                [PY, os.path.join(HERE, "opencv_loop.py"), clip, chain, str(frames)]))
+                plan.append(Row("Python multiprocessing Pool.imap",
+                                [PY, os.path.join(HERE, "mp_pipeline.py"), clip, chain, str(frames)]))
                 if chain in GST_CHAINS:
                     words = gst_elements(clip, chain)
-                    group.append(median_row("GStreamer cvsmooth ! queue ! edgedetect", ["gst-launch-1.0", "-q", *words],
-                                            frames, args.runs,
-                                            steady_argv=[PY, os.path.join(HERE, "gst_pipeline.py"), str(frames), *words]))
+                    plan.append(Row("GStreamer cvsmooth ! queue ! edgedetect", ["gst-launch-1.0", "-q", *words],
+                                    steady_argv=[PY, os.path.join(HERE, "gst_pipeline.py"), str(frames), *words]))
                 worker_counts = [1, 2] + ([cores] if cores > 2 else [])
                 for n in worker_counts:
                     cv(f"cvpipe {n} worker{'s' if n > 1 else ''}", [(ops, n)])
                 for first, w1, w2 in SPLITS[chain]:
                     cv(f"cvpipe 2 stages: {first} op{'s' if first > 1 else ''} x{w1} + {len(ops) - first} x{w2}",
                        [(ops[:first], w1), (ops[first:], w2)])
+                group = run_rows(plan, frames, args.runs)
+                base = group[0]
+                # Row 1's start-up: what `validate` does (load, open the source, decode a frame).
+                base_startup_cpu = cpu_seconds([args.cvpipe, "validate", plan[0].argv[2]], args.runs)
                 base_cpu = base["cpu_ms_per_frame"] / 1000
                 limit = cores / base_cpu
                 steady_limit = cores / max(1e-9, (base_cpu * frames - base_startup_cpu) / (frames - 1))
@@ -340,8 +356,8 @@ def main():
         noop_frames = 200 if args.smoke else 20000
         synth = f"source: {{type: synthetic, width: 640, height: 480, frames: {noop_frames}}}\n"
         cfg = cvpipe_config(os.path.join(work, "noop.yaml"), synth, [([{"op": "identity"}], 2)])
-        row = median_row("cvpipe no-op chain (identity, 2 workers, null sink)", [args.cvpipe, "run", cfg], noop_frames,
-                         args.runs, cvpipe_check(noop_frames))
+        row = run_rows([Row("cvpipe no-op chain (identity, 2 workers, null sink)", [args.cvpipe, "run", cfg],
+                            cvpipe_check(noop_frames))], noop_frames, args.runs)[0]
         row.update(size="640x480", chain="no-op", frames=noop_frames, efficiency=float("nan"),
                    steady_efficiency=float("nan"))
         rows.append(row)
