@@ -428,10 +428,11 @@ def write_report(rows, extra, machine, out):
                  f"(the chain itself: {extra['latency_chain_ms']:.1f} ms per frame)")
     for size, ms in extra.get("first_frame_ms", {}).items():
         mapped, said = extra["segment"][size]
+        memory = (f"each worker's private memory at most {extra['worker_private_mb'][size]:.1f} MB (shared segment "
+                  f"left out); the segment of a 2-worker run mapped {mapped:.1f} MiB, the start-up log: {said}"
+                  if mapped > 0 else "memory: the run was too short to sample")
         lines.append(f"- {size}: first frame written {ms:.0f} ms after the process started (median of the cvpipe "
-                     f"rows with workers); each worker's private memory at most "
-                     f"{extra['worker_private_mb'][size]:.1f} MB (shared segment left out); the segment of a 2-worker "
-                     f"run mapped {mapped:.1f} MiB, the start-up log: {said}")
+                     f"rows with workers); {memory}")
     text = "\n".join(lines) + "\n"
     with open(os.path.join(out, "bench.md"), "w") as f:
         f.write(text)
