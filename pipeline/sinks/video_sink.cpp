@@ -17,6 +17,7 @@
 #include <opencv2/videoio.hpp>
 
 #include <algorithm>
+#include <cctype>
 #include <cerrno>
 #include <cstdio>
 #include <filesystem>
@@ -25,8 +26,42 @@
 #include "pipeline/runtime/logging.hpp"
 #include "pipeline/sinks/sink.hpp"
 
+extern "C" {
+#include <libavcodec/avcodec.h>
+#include <libavformat/avformat.h>
+}
+
 namespace cvpipe {
 namespace {
+
+// What OpenCV 4.6's FFmpeg writer is sure to refuse, found when the config loads instead of as
+// exit 73 (with a line of OpenCV's own before cvpipe's): a file extension FFmpeg has no container
+// for, a fourcc that names no codec, or a codec this FFmpeg cannot encode. OpenCV looks the fourcc
+// up in the container's tags, then in the AVI and MOV tables, then as a codec name ("h264"); so
+// does this. Reports at `path` or `fourcc`, nothing when the writer may work.
+void check_writable(ConfigReader& r, const std::string& path, const std::string& fourcc) {
+  const AVOutputFormat* container = av_guess_format(nullptr, path.c_str(), nullptr);
+  if (!container) {
+    r.fail("path", "FFmpeg has no container for the extension of " + path + " (use .mp4, .mkv, .avi, ...)");
+    return;
+  }
+  const std::string_view key = r.has("fourcc") ? "fourcc" : "path";  // the default fourcc: the path chose it
+  const auto tag = static_cast<unsigned>(MKTAG(fourcc[0], fourcc[1], fourcc[2], fourcc[3]));
+  AVCodecID codec = container->codec_tag ? av_codec_get_id(container->codec_tag, tag) : AV_CODEC_ID_NONE;
+  if (codec == AV_CODEC_ID_NONE) {
+    const AVCodecTag* const tables[] = {avformat_get_riff_video_tags(), avformat_get_mov_video_tags(), nullptr};
+    codec = av_codec_get_id(tables, tag);
+  }
+  if (codec == AV_CODEC_ID_NONE) {
+    std::string name;
+    for (char c : fourcc) name += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    if (const AVCodecDescriptor* d = avcodec_descriptor_get_by_name(name.c_str())) codec = d->id;
+  }
+  if (codec == AV_CODEC_ID_NONE)
+    r.fail(key, "no video codec is called " + fourcc + " (e.g. mp4v, avc1, MJPG, XVID, FFV1)");
+  else if (!avcodec_find_encoder(codec))
+    r.fail(key, "this FFmpeg cannot encode " + fourcc + " (" + avcodec_get_name(codec) + ")");
+}
 
 class VideoSink final : public Sink {
  public:
@@ -120,6 +155,10 @@ SinkSpec parse_video_sink(ConfigReader& r, const LoadContext& ctx) {
   if (fourcc.size() != 4 && !r.describing()) {
     r.fail("fourcc", "expected four characters (e.g. mp4v, MJPG, XVID), got \"" + fourcc + "\"");
     fourcc = "mp4v";
+  } else if (!r.describing() && !path.empty()) {
+    std::error_code ec;
+    // A folder where the file must go is exit 73 when the sink opens, as every path it cannot create.
+    if (!std::filesystem::is_directory(path, ec)) check_writable(r, path, fourcc);
   }
   const double fps = r.number("fps", 0, 0, 1000);
   SinkSpec spec;

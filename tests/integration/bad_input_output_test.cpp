@@ -216,6 +216,26 @@ sink:
   }
 };
 
+// A fourcc OpenCV's writer would refuse is a config error at its key, found by validate, rather
+// than exit 73 once the run has started.
+TEST_F(BadOutput, AFourccFFmpegCannotWriteIsAConfigErrorAtItsKey) {
+  const RunResult r = run_cvpipe({"validate", config_writing("  type: video\n  path: out.mp4\n  fourcc: ZZZZ\n")});
+
+  EXPECT_EQ(r.exit_code, 78) << describe(r);
+  EXPECT_NE(r.err.find("pipeline.yaml:12:11: sink.fourcc: no video codec is called ZZZZ"), std::string::npos)
+      << describe(r);
+  EXPECT_EQ(r.err.find("OpenCV"), std::string::npos) << describe(r);
+}
+
+TEST_F(BadOutput, AnExtensionFFmpegHasNoContainerForIsAConfigErrorAtThePath) {
+  const RunResult r = run_cvpipe({"validate", config_writing("  type: video\n  path: out.nosuchformat\n")});
+
+  EXPECT_EQ(r.exit_code, 78) << describe(r);
+  EXPECT_NE(r.err.find("pipeline.yaml:11:9: sink.path: FFmpeg has no container for the extension of"),
+            std::string::npos)
+      << describe(r);
+}
+
 TEST_F(BadOutput, AVideoBelowARegularFileExitsWithCantCreate) {
   const RunResult r = run_cvpipe({"run", config_writing("  type: video\n  path: " + path("afile/out.mp4") + "\n")});
 
