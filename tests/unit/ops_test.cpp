@@ -73,13 +73,13 @@ TEST(GrayscaleOp, CopiesOneChannelInput) {
 
 // resize
 
+// resize's interpolation names and OpenCV's flags.
+const std::pair<const char*, int> kInterpolations[] = {{"nearest", cv::INTER_NEAREST}, {"linear", cv::INTER_LINEAR},
+                                                       {"area", cv::INTER_AREA},       {"cubic", cv::INTER_CUBIC},
+                                                       {"lanczos4", cv::INTER_LANCZOS4}};
+
 TEST(ResizeOp, MatchesOpenCvForEveryInterpolation) {
-  const std::pair<const char*, int> interpolations[] = {{"nearest", cv::INTER_NEAREST},
-                                                        {"linear", cv::INTER_LINEAR},
-                                                        {"area", cv::INTER_AREA},
-                                                        {"cubic", cv::INTER_CUBIC},
-                                                        {"lanczos4", cv::INTER_LANCZOS4}};
-  for (const auto& [name, interp] : interpolations) {
+  for (const auto& [name, interp] : kInterpolations) {
     for (const cv::Size size : {cv::Size(40, 30), cv::Size(150, 101)}) {
       SCOPED_TRACE(std::string(name) + " " + std::to_string(size.width));
       const std::string yaml = "- op: resize\n  width: " + std::to_string(size.width) +
@@ -119,15 +119,10 @@ TEST(ResizeOp, AScaleThatLeavesNoPixelsIsAnError) {
 
 // The factor maps the pixels, not the rounded size: on odd sides the two differ.
 TEST(ResizeOp, ScaleMatchesOpenCvGivenTheFactor) {
-  const std::pair<const char*, int> interpolations[] = {{"nearest", cv::INTER_NEAREST},
-                                                        {"linear", cv::INTER_LINEAR},
-                                                        {"area", cv::INTER_AREA},
-                                                        {"cubic", cv::INTER_CUBIC},
-                                                        {"lanczos4", cv::INTER_LANCZOS4}};
   cv::Mat odd_color, odd_gray;
   cv::resize(kColor, odd_color, {97, 61});
   cv::resize(kGray, odd_gray, {97, 61});
-  for (const auto& [name, interp] : interpolations) {
+  for (const auto& [name, interp] : kInterpolations) {
     for (const double scale : {0.3, 0.5, 1.5, 1.7}) {
       SCOPED_TRACE(std::string(name) + " x" + std::to_string(scale));
       std::ostringstream yaml;
