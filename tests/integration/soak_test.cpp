@@ -90,11 +90,21 @@ TEST_F(Soak, MemoryAndDescriptorsStayFlatWhileWorkersAreKilled) {
   EXPECT_GE(kills, 3);
   EXPECT_GE(stage_in(s, "blur").integer("restarts") + stage_in(s, "edges").integer("restarts"), 1);
 
-  // After warm-up (the first third), the largest sample may not exceed the first by more than
-  // noise (a worker restarting, allocator caches): a leak grows with every frame.
-  ASSERT_GE(samples.size(), 9u);
+  // After warm-up (the first third), memory must not grow: a leak grows with every frame, so the
+  // last sixth of the samples (their median) may not be above the middle third's by more than
+  // noise (allocator caches). A single sample may be higher, within limits: a worker killed while
+  // its replacement loads counts twice for a moment (and one dumping core, for longer).
+  ASSERT_GE(samples.size(), 12u);
   const std::size_t warm = samples.size() / 3;
-  long pss_after_warmup = samples[warm].pss_kib, pss_max = 0;
+  const auto median_pss = [&](std::size_t from, std::size_t to) {
+    std::vector<long> v;
+    for (std::size_t i = from; i < to; ++i) v.push_back(samples[i].pss_kib);
+    std::nth_element(v.begin(), v.begin() + static_cast<long>(v.size() / 2), v.end());
+    return v[v.size() / 2];
+  };
+  const long pss_middle = median_pss(warm, 2 * warm), pss_end = median_pss(samples.size() - samples.size() / 6,
+                                                                            samples.size());
+  long pss_max = 0;
   int fds_min = 1 << 30, fds_max = 0;
   for (std::size_t i = warm; i < samples.size(); ++i) {
     pss_max = std::max(pss_max, samples[i].pss_kib);
@@ -105,10 +115,13 @@ TEST_F(Soak, MemoryAndDescriptorsStayFlatWhileWorkersAreKilled) {
   for (const auto& x : samples)
     trace += std::to_string(x.seconds).substr(0, 5) + "s " + std::to_string(x.pss_kib / 1024) + "MiB " +
              std::to_string(x.fds) + "fds\n";
-  EXPECT_LE(pss_max, pss_after_warmup + pss_after_warmup / 5 + 8 * 1024) << trace;
+  EXPECT_LE(pss_end, pss_middle + pss_middle / 10 + 4 * 1024) << "memory grew from the middle of the run to its end\n"
+                                                              << trace;
+  EXPECT_LE(pss_max, pss_middle + pss_middle / 2 + 16 * 1024) << trace;
   EXPECT_LE(fds_max - fds_min, 2) << "descriptors come and go with restarts, they may not pile up\n" << trace;
   RecordProperty("kills", kills);
-  RecordProperty("pss_mib_after_warmup", static_cast<int>(pss_after_warmup / 1024));
+  RecordProperty("pss_mib_middle", static_cast<int>(pss_middle / 1024));
+  RecordProperty("pss_mib_end", static_cast<int>(pss_end / 1024));
   RecordProperty("pss_mib_max", static_cast<int>(pss_max / 1024));
 }
 
