@@ -342,12 +342,9 @@ std::string read_file(const std::string& path, ConfigDiagnostics& diag) {
   return text.str();
 }
 
-}  // namespace
-
-namespace {
-
-PipelineConfig parse_text(const std::string& text, const std::string& file_name, const std::string& base_dir,
-                          const std::vector<std::string>& overrides, ConfigDiagnostics& diag, ParseState& state) {
+// Parses into `diag` (which names the file) without throwing; `state` says which parts parsed.
+PipelineConfig parse_text(const std::string& text, const std::string& base_dir, const std::vector<std::string>& overrides,
+                          ConfigDiagnostics& diag, ParseState& state) {
   diag.set_base_dir(base_dir);
   YAML::Node root = load_yaml(text, diag);
   if (diag.ok()) {
@@ -356,7 +353,6 @@ PipelineConfig parse_text(const std::string& text, const std::string& file_name,
     for (const auto& o : overrides) apply_override(root, o, diag);
   }
   PipelineConfig config;
-  config.file = file_name;
   if (root.IsDefined()) config = parse_document(root, diag, base_dir, state);
   return config;
 }
@@ -421,7 +417,7 @@ PipelineConfig parse_config_text(const std::string& text, const std::string& fil
                                  const std::string& base_dir, const std::vector<std::string>& overrides) {
   ConfigDiagnostics diag(file_name);
   ParseState state;
-  PipelineConfig config = parse_text(text, file_name, base_dir, overrides, diag, state);
+  PipelineConfig config = parse_text(text, base_dir, overrides, diag, state);
   if (!diag.ok()) throw ConfigException(diag.sorted());
   return config;
 }
@@ -439,7 +435,7 @@ std::unique_ptr<Source> parse_and_resolve(const std::string& text, const std::st
                                           const std::function<void(const PipelineConfig&)>& parsed) {
   ConfigDiagnostics diag(file_name);
   ParseState state;
-  config = parse_text(text, file_name, base_dir, overrides, diag, state);
+  config = parse_text(text, base_dir, overrides, diag, state);
   if (!diag.ok()) {
     check_chain_despite_errors(config, state, diag);
     throw ConfigException(diag.sorted());

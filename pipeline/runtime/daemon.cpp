@@ -166,7 +166,7 @@ class Run {
   int exit_code_ = kExitOk;
   bool output_failed_ = false;  // writer thread only
   double first_frame_ms_ = -1;  // writer thread only, until it has joined
-  std::int64_t first_written_ns_ = 0, last_written_ns_ = 0;  // ditto
+  std::int64_t first_written_ns_ = 0;  // ditto
   // Detections in the frames written, by class, and those that did not fit a frame (writer
   // thread only, until it has joined).
   std::map<std::string, std::uint64_t, std::less<>> detections_by_class_;
@@ -373,7 +373,6 @@ void Run::write_one(const WriterItem& item) {
       const std::int64_t now = monotonic_ns();
       stats_.latency.add(now - h.meta.capture_ns);
       stats_.last_written_ns.store(now, std::memory_order_relaxed);
-      last_written_ns_ = now;
       if (stats_.written.fetch_add(1, std::memory_order_relaxed) == 0) {
         first_written_ns_ = now;
         first_frame_ms_ = ms_since_process_start();
@@ -540,9 +539,10 @@ void Run::print_summary(double wall_s) {
     j << ",\"hop_us\":{\"p50\":" << stats_.hop.percentile_ms(50) * 1000 << ",\"p99\":" << stats_.hop.percentile_ms(99) * 1000
       << "}";
   const double last_frame_ms =
-      first_frame_ms_ < 0 ? -1 : first_frame_ms_ + static_cast<double>(last_written_ns_ - first_written_ns_) / 1e6;
-  j << ",\"first_frame_ms\":" << first_frame_ms_ << ",\"last_frame_ms\":" << last_frame_ms << ",\"mode\":\"" << (options_.inline_mode ? "inline" : "workers")
-    << "\",\"exit_code\":" << exit_code_ << ",\"stages\":[";
+      first_frame_ms_ < 0 ? -1
+                          : first_frame_ms_ + static_cast<double>(stats_.last_written_ns.load() - first_written_ns_) / 1e6;
+  j << ",\"first_frame_ms\":" << first_frame_ms_ << ",\"last_frame_ms\":" << last_frame_ms << ",\"mode\":\""
+    << (options_.inline_mode ? "inline" : "workers") << "\",\"exit_code\":" << exit_code_ << ",\"stages\":[";
   for (std::size_t s = 0; s < stats_.stages.size(); ++s) {
     const StageStats& st = *stats_.stages[s];
     j << (s ? "," : "") << "{\"name\":" << json_string(st.name) << ",\"workers\":" << (options_.inline_mode ? 0 : st.workers.load())

@@ -308,9 +308,9 @@ def main():
                 log(f"bench: {size} {chain}")
                 plan = []
 
-                def cv(name, stages, extra=()):
+                def cv(name, stages, flags=()):
                     cfg = cvpipe_config(os.path.join(work, f"row{len(plan)}.yaml"), source, stages)
-                    plan.append(Row(name, [args.cvpipe, "run", cfg, *extra], cvpipe_check(frames)))
+                    plan.append(Row(name, [args.cvpipe, "run", cfg, *flags], cvpipe_check(frames)))
 
                 cv("cvpipe --inline, 1 OpenCV thread", [(ops, 1)], ["--inline"])
                 plan.append(Row("OpenCV loop in Python, OpenCV threads on",
