@@ -24,6 +24,18 @@ try {
   // The preview: a decoded image, and a different frame later.
   await page.waitForFunction(() => Number(document.getElementById("preview").dataset.frames) >= 1 &&
                                    document.getElementById("preview").naturalWidth > 0, null, { timeout: 15000 });
+  // It never blanks between frames: sampled every few ms for two seconds, the shown preview is
+  // always a decoded image.
+  const blank = await page.evaluate(async () => {
+    let samples = 0, blank = 0;
+    for (const end = performance.now() + 2000; performance.now() < end; ++samples) {
+      const img = document.getElementById("preview");
+      if (!img.complete || img.naturalWidth === 0) ++blank;
+      await new Promise((r) => setTimeout(r, 2));
+    }
+    return { samples, blank };
+  });
+  if (blank.blank > 0) throw new Error(`the preview was blank in ${blank.blank} of ${blank.samples} samples`);
   const pixels = () => page.evaluate(() => {
     const img = document.getElementById("preview");
     const c = document.createElement("canvas");
