@@ -16,10 +16,11 @@ COPY . .
 RUN cmake -S . -B /build -DCMAKE_BUILD_TYPE=Release >/dev/null \
  && cmake --build /build -j"$(nproc)" \
  && ctest --test-dir /build -L unit --output-on-failure -j"$(nproc)"
-# The Debian packages of the libraries the two binaries link, opencv-data (haar_faces's default
+# The Debian packages of the libraries the two binaries link (cvpipe-io.so's first link, which
+# names only its own libraries, not their whole closure), opencv-data (haar_faces's default
 # cascade) and curl (the health check): the runtime stage installs those only.
 RUN multiarch="$(gcc -print-multiarch)" \
- && for lib in $(readelf -d /build/cvpipe /build/cvpipe-io.so | sed -n 's/.*(NEEDED).*\[\(.*\)\]/\1/p' | sort -u); do \
+ && for lib in $(readelf -d /build/cvpipe /build/cvpipe-io-unordered.so | sed -n 's/.*(NEEDED).*\[\(.*\)\]/\1/p' | sort -u); do \
       dpkg -S "/usr/lib/$multiarch/$lib" 2>/dev/null || dpkg -S "/lib/$multiarch/$lib"; \
     done | cut -d: -f1 | { cat; echo opencv-data; echo curl; } | sort -u > /build/runtime-packages \
  && cat /build/runtime-packages
