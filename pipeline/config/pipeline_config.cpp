@@ -213,6 +213,7 @@ PipelineConfig parse_document(YAML::Node root, ConfigDiagnostics& diag, const st
       stage.fail("name", "duplicate stage name \"" + s.name + "\"");
     s.workers = static_cast<int>(stage.integer("workers", 1, 1, 64));
     s.opencv_threads = static_cast<int>(stage.integer("threads", 1, 1, 64));
+    s.nice = static_cast<int>(stage.integer("nice", 10, 0, 19));
     s.drop_policy = read_drop_policy(stage, config.source.live);
     s.queue = static_cast<int>(stage.integer("queue", s.workers, 1, 4096));
     s.max_latency_ms = stage.optional_number("max_latency_ms", 1, 600'000).value_or(0);

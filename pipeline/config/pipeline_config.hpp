@@ -42,6 +42,7 @@ struct StageConfig {
   std::string name;
   int workers = 1;
   int opencv_threads = 1;  // cv::setNumThreads in each worker
+  int nice = 10;           // each worker's niceness above the daemon's (see README: stages.nice)
   DropPolicy drop_policy = DropPolicy::kBlock;
   int queue = 1;               // frames waiting for a worker of this stage (drop policies only)
   double max_latency_ms = 0;   // a frame older than this when the stage would start it is dropped; 0: off

@@ -60,6 +60,7 @@ void Supervisor::spawn(Stage& stage, Worker& w) {
   args.control = static_cast<int>(w.control);
   args.parent = getpid();
   args.threads = stage.config->opencv_threads;
+  args.nice = stage.config->nice;
   args.log_level = config_.log_level;
   args.name = worker_name(stage, w);
   args.width = stage.config->input.width;

@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cerrno>
 #include <cstdlib>
 #include <cstring>
 
@@ -34,6 +35,7 @@ std::vector<std::string> worker_argv(const WorkerArgs& a) {
   return {"/proc/self/exe", "--worker",          "--fd",          std::to_string(a.fd),
           "--stage",        std::to_string(a.stage), "--control", std::to_string(a.control),
           "--parent",       std::to_string(a.parent), "--threads", std::to_string(a.threads),
+          "--nice",         std::to_string(a.nice),
           "--log-level",    a.log_level,          "--name",        a.name,
           "--width",        std::to_string(a.width), "--height", std::to_string(a.height),
           "--type",         std::to_string(a.type), "--max-latency-us", std::to_string(a.max_latency_us),
@@ -50,6 +52,7 @@ bool parse_worker_args(int argc, char** argv, WorkerArgs& out) {
     else if (key == "--control") ok = parse_int(value, out.control);
     else if (key == "--parent") ok = parse_int(value, out.parent);
     else if (key == "--threads") ok = parse_int(value, out.threads);
+    else if (key == "--nice") ok = parse_int(value, out.nice);
     else if (key == "--width") ok = parse_int(value, out.width);
     else if (key == "--height") ok = parse_int(value, out.height);
     else if (key == "--type") ok = parse_int(value, out.type);
@@ -83,8 +86,16 @@ int worker_main(const WorkerArgs& args) {
   // decides when its workers stop (a stop marker on the ring, SIGKILL if they do not).
   for (int sig : {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGPIPE}) signal(sig, SIG_IGN);
 
+  // Below the daemon, so that its capture thread never waits for a core behind a worker: the
+  // pipeline can only run as fast as frames come in. Linux's niceness is per thread; threads
+  // started later (OpenCV's) inherit it.
+  errno = 0;
+  const bool niced = args.nice == 0 || ::nice(args.nice) != -1 || errno == 0;
+  const int nice_errno = errno;
+
   init_logging(args.log_level);
   auto log = get_logger(args.name);
+  if (!niced) log->warn("cannot lower its priority by nice {}: {}", args.nice, std::strerror(nice_errno));
   cv::setNumThreads(args.threads);
 
   try {

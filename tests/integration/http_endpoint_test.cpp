@@ -11,6 +11,7 @@
 #include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
 
+#include <algorithm>
 #include <atomic>
 #include <fstream>
 #include <regex>
@@ -278,12 +279,16 @@ stages:
 sink: {type: "null"}
 http: {listen: 127.0.0.1:)" + std::to_string(port) + R"(, preview_fps: 60, preview_width: 640}
 )");
+  // Noisy shared machines (and other tests beside this one): two runs of each, interleaved, and
+  // the faster of each pair. Only a viewer that held the pipeline back would halve it.
   std::string error;
-  const double alone = fps_of_run(config, port, false, error);
-  ASSERT_EQ(error, "");
-  const double watched = fps_of_run(config, port, true, error);
-  ASSERT_EQ(error, "");
-  // Noisy shared machines: only a viewer that held the pipeline back would halve it.
+  double alone = 0, watched = 0;
+  for (int round = 0; round < 2; ++round) {
+    alone = std::max(alone, fps_of_run(config, port, false, error));
+    ASSERT_EQ(error, "");
+    watched = std::max(watched, fps_of_run(config, port, true, error));
+    ASSERT_EQ(error, "");
+  }
   EXPECT_GT(watched, 0.5 * alone) << "alone " << alone << " fps, with a slow viewer " << watched << " fps";
 }
 
