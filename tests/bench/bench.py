@@ -141,16 +141,18 @@ def private_kb_and_segment_kb(pid):
     return private, segment
 
 
-def measure(argv, frames, timeout=900, memory=False):
+def measure(argv, frames, timeout=900, memory=False, sample=True):
     """Runs argv; returns dict(wall, cpu, pss, stdout, stderr, fps, and with memory=True
-    worker_private_mb and segment_mb). The sampler wakes every 0.1 s: it shares the machine."""
+    worker_private_mb and segment_mb). The memory sampler wakes every 0.1 s and takes ~1 ms of
+    CPU a time; it shares the machine, so runs that time single hops go without it (sample=False,
+    pss 0). Nothing else here wakes while argv runs: a thread blocks in wait4."""
     peak = [0]
     workers_peak, segment = [0], [0]
     start = time.monotonic()
     proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     done = threading.Event()
 
-    def sample():
+    def sample_memory():
         while not done.is_set():
             pids = tree_pids(proc.pid)
             total = sum(pss_kb(p) for p in pids)
@@ -162,28 +164,32 @@ def measure(argv, frames, timeout=900, memory=False):
                     segment[0] = max(segment[0], private_kb_and_segment_kb(p)[1])
             done.wait(0.1)
 
-    sampler = threading.Thread(target=sample, daemon=True)
-    sampler.start()
+    sampler = threading.Thread(target=sample_memory, daemon=True)
+    if sample:
+        sampler.start()
     out_chunks = []
     reader = threading.Thread(target=lambda: out_chunks.append(proc.stdout.read()), daemon=True)
     err_chunks = []
     err_reader = threading.Thread(target=lambda: err_chunks.append(proc.stderr.read()), daemon=True)
     reader.start()
     err_reader.start()
-    deadline = start + timeout
-    status, usage = 0, None
-    while True:
-        pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
-        if pid:
-            break
-        if time.monotonic() > deadline:
-            proc.kill()
-            pid, status, usage = os.wait4(proc.pid, 0)
-            break
-        time.sleep(0.005)
-    wall = time.monotonic() - start
+    waited = {}
+    exited = threading.Event()
+
+    def wait():
+        _, waited["status"], waited["usage"] = os.wait4(proc.pid, 0)
+        waited["wall"] = time.monotonic() - start
+        exited.set()
+
+    waiter = threading.Thread(target=wait, daemon=True)
+    waiter.start()
+    if not exited.wait(timeout):
+        proc.kill()
+    waiter.join()
+    status, usage, wall = waited["status"], waited["usage"], waited["wall"]
     done.set()
-    sampler.join()
+    if sample:
+        sampler.join()
     reader.join()
     err_reader.join()
     proc.returncode = os.waitstatus_to_exitcode(status)
@@ -361,21 +367,24 @@ def main():
         row.update(size="640x480", chain="no-op", frames=noop_frames, efficiency=float("nan"),
                    steady_efficiency=float("nan"))
         rows.append(row)
-        hops = [summary_of(r["stdout"])["hop_us"] for r in row["runs"]]
+        # The hop's percentiles from runs of their own, without the memory sampler (measure()).
+        hops = [summary_of(measure([args.cvpipe, "run", cfg], noop_frames, sample=False)["stdout"])["hop_us"]
+                for _ in range(args.runs)]
         extra["noop_fps"] = row["fps"]
         extra["noop_first_frame_ms"] = statistics.median(summary_of(r["stdout"])["first_frame_ms"] for r in row["runs"])
         extra["hop_us_at_max"] = {k: statistics.median(h[k] for h in hops) for k in ("p50", "p99")}
         paced_frames = 100 if args.smoke else 3000
         synth = f"source: {{type: synthetic, width: 640, height: 480, frames: {paced_frames}, fps: 1000, pace: realtime}}\n"
         cfg = cvpipe_config(os.path.join(work, "noop-paced.yaml"), synth, [([{"op": "identity"}], 2)])
-        hops = [summary_of(measure([args.cvpipe, "run", cfg], paced_frames)["stdout"])["hop_us"] for _ in range(args.runs)]
+        hops = [summary_of(measure([args.cvpipe, "run", cfg], paced_frames, sample=False)["stdout"])["hop_us"]
+                for _ in range(args.runs)]
         extra["hop_us_paced"] = {k: statistics.median(h[k] for h in hops) for k in ("p50", "p99")}
 
         # Latency at 30 fps, light chain, 2 workers.
         lat_frames = 30 if args.smoke else 300
         synth = f"source: {{type: synthetic, width: 640, height: 480, frames: {lat_frames}, fps: 30, pace: realtime}}\n"
         cfg = cvpipe_config(os.path.join(work, "lat.yaml"), synth, [(CHAINS["light"], 2)])
-        s = summary_of(measure([args.cvpipe, "run", cfg], lat_frames)["stdout"])
+        s = summary_of(measure([args.cvpipe, "run", cfg], lat_frames, sample=False)["stdout"])
         extra["latency_ms"] = s["latency_ms"]
         extra["latency_chain_ms"] = 1000 * s["stages"][0]["busy_seconds"] / max(1, s["stages"][0]["frames_processed"])
     finally:
