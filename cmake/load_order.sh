@@ -10,7 +10,17 @@
 set -eu
 module=$1
 out=$2
-ldd "$module" | awk '$2 == "=>" && $3 ~ /^\// {print $3}' | sort -u | while read -r lib; do
+closure=$(ldd "$module")
+if printf '%s\n' "$closure" | grep -q 'not found'; then
+  echo "load_order.sh: $module: a library is missing:" >&2
+  printf '%s\n' "$closure" | grep 'not found' >&2
+  exit 1
+fi
+# Only libraries the loader finds by its default search (its cache): one found through another
+# library's RUNPATH could not be found from cvpipe-io.so; those keep their usual place.
+cached=$(ldconfig -p | awk '$(NF-1) == "=>" {print $NF}')
+printf '%s\n' "$closure" | awk '$2 == "=>" && $3 ~ /^\// {print $3}' | sort -u | while read -r lib; do
+  printf '%s\n' "$cached" | grep -Fxq "$lib" || continue
   # Symbol relocations: all relocations (RELASZ and PLTRELSZ, 24 bytes each) less the relative ones.
   n=$(readelf -d "$lib" | awk '/\(RELASZ\)|\(PLTRELSZ\)/ {s += $3 / 24} /\(RELACOUNT\)/ {s -= $3} END {print s + 0}')
   printf '%s %s\n' "$n" "$lib"

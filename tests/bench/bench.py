@@ -177,7 +177,10 @@ def measure(argv, frames, timeout=900, memory=False, sample=True):
     exited = threading.Event()
 
     def wait():
-        _, waited["status"], waited["usage"] = os.wait4(proc.pid, 0)
+        try:
+            _, waited["status"], waited["usage"] = os.wait4(proc.pid, 0)
+        except ChildProcessError:  # reaped by proc.kill()'s poll() at a timeout
+            waited["status"], waited["usage"] = 9, None
         waited["wall"] = time.monotonic() - start
         exited.set()
 

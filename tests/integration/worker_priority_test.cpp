@@ -116,7 +116,17 @@ sink: {type: "null"}
   }
   ASSERT_EQ(now.size(), 4u);
   ASSERT_NE(now, workers) << "the killed worker was not replaced within 10 s";
-  std::this_thread::sleep_for(200ms);
+  // The new worker lowers itself as it starts: give it up to 5 s to show the stage's niceness.
+  const auto settled = [&] {
+    for (pid_t pid : now) {
+      const std::vector<int> nices = thread_nices(pid);
+      const int stage = stage_of(pid);
+      if (nices.empty() || !wanted.count(stage) || nices.front() != wanted.at(stage)) return false;
+    }
+    return true;
+  };
+  for (const auto until = std::chrono::steady_clock::now() + 5s; !settled() && std::chrono::steady_clock::now() < until;)
+    std::this_thread::sleep_for(20ms);
   check(now);
 
   ::kill(daemon.pid(), SIGINT);
