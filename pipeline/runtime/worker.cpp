@@ -86,7 +86,7 @@ int worker_main(const WorkerArgs& args) {
   // decides when its workers stop (a stop marker on the ring, SIGKILL if they do not).
   for (int sig : {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGPIPE}) signal(sig, SIG_IGN);
 
-  // Below the daemon, so that its capture thread never waits for a core behind a worker: the
+  // Below the daemon, so that when the cores are full its capture thread gets one first: the
   // pipeline can only run as fast as frames come in. Linux's niceness is per thread; threads
   // started later (OpenCV's) inherit it.
   errno = 0;

@@ -174,7 +174,6 @@ def measure(argv, frames, timeout=900, memory=False, sample=True):
     reader.start()
     err_reader.start()
     waited = {}
-    exited = threading.Event()
 
     def wait():
         try:
@@ -182,13 +181,13 @@ def measure(argv, frames, timeout=900, memory=False, sample=True):
         except ChildProcessError:  # reaped by proc.kill()'s poll() at a timeout
             waited["status"], waited["usage"] = 9, None
         waited["wall"] = time.monotonic() - start
-        exited.set()
 
     waiter = threading.Thread(target=wait, daemon=True)
     waiter.start()
-    if not exited.wait(timeout):
+    waiter.join(timeout)
+    if waiter.is_alive():
         proc.kill()
-    waiter.join()
+        waiter.join()
     status, usage, wall = waited["status"], waited["usage"], waited["wall"]
     done.set()
     if sample:
