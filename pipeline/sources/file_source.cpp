@@ -55,7 +55,7 @@ class FileSource final : public Source {
       if (!loop_) return Read::kEnd;
       // Again from the start: reopened rather than seeked, which FFmpeg does exactly for every
       // container. The next pass's media time follows this one's last frame.
-      const std::int64_t next_pts = last_pts_us_ + static_cast<std::int64_t>(std::llround(1e6 / fps_));
+      const std::int64_t next_pts = last_pts_us_ + frame_interval_us();
       try {
         open_file();
       } catch (const InputError& e) {
@@ -81,8 +81,13 @@ class FileSource final : public Source {
       return Read::kError;
     }
     ++pass_frames_;
-    meta.pts_us = last_pts_us_ =
+    std::int64_t pts =
         pts_offset_us_ + static_cast<std::int64_t>(std::llround(cap_.get(cv::CAP_PROP_POS_MSEC) * 1000.0));
+    // OpenCV 4.6 says 0 for the frames it drains from the decoder at the end of the file (the
+    // last two of an H.264 stream with B-frames, for one). Media time still goes forward: a frame
+    // time after the one before.
+    if (pts <= last_pts_us_) pts = last_pts_us_ + frame_interval_us();
+    meta.pts_us = last_pts_us_ = pts;
     return Read::kFrame;
   }
 
@@ -123,6 +128,8 @@ class FileSource final : public Source {
     probe_.reset();
     return false;
   }
+
+  std::int64_t frame_interval_us() const { return static_cast<std::int64_t>(std::llround(1e6 / fps_)); }
 
   Read hand_out_first(cv::Mat& into, FrameMeta& meta) {
     first_.copyTo(into);
