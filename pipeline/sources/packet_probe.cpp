@@ -17,6 +17,7 @@ struct PacketProbe::State {
   AVPacket* packet = nullptr;
   int stream = -1;
   bool ended = false;       // no more packets
+  bool seen_key = false;    // a keyframe was read
   std::int64_t packets = 0;  // video packets read
   std::int64_t corrupt_at = -1;  // the first packet the demuxer flagged corrupt (by number)
   std::int64_t end_ts = AV_NOPTS_VALUE;  // the latest pts + duration seen, in the stream's time base
@@ -28,12 +29,36 @@ struct PacketProbe::State {
     avformat_close_input(&format);
   }
 
+  // Runs the parser over `packet`: the frame size its sequence headers tell, if any.
+  std::optional<PacketSize> parse() {
+    if (!parser) return std::nullopt;
+    std::uint8_t* out = nullptr;
+    int out_size = 0;
+    av_parser_parse2(parser, codec, &out, &out_size, packet->data, packet->size, packet->pts, packet->dts,
+                     packet->pos);
+    if (parser->width > 0 && parser->height > 0) return PacketSize{parser->width, parser->height};
+    return std::nullopt;
+  }
+
   // Reads the next packet of the video stream into `packet`; false at the end (or a read error).
   bool read() {
     while (!ended) {
       if (av_read_frame(format, packet) < 0) {
         ended = true;
         break;
+      }
+      if (packet->stream_index == stream) {
+        if (packet->flags & AV_PKT_FLAG_KEY) seen_key = true;
+        // Not frames of OpenCV's, so not counted; their sequence headers still tell the parser
+        // the frame size. Decoded but never shown: before the start of an MP4/MOV edit list (a
+        // file cut with `ffmpeg -ss ... -c copy` begins at the keyframe before the cut). Not
+        // decodable: before the first keyframe (an MPEG-TS cut out of the middle of a stream),
+        // which FFmpeg's decoders skip.
+        if ((packet->flags & AV_PKT_FLAG_DISCARD) || !seen_key) {
+          parse();
+          av_packet_unref(packet);
+          continue;
+        }
       }
       if (packet->stream_index == stream) {
         if ((packet->flags & AV_PKT_FLAG_CORRUPT) && corrupt_at < 0) corrupt_at = packets;
@@ -80,14 +105,7 @@ std::unique_ptr<PacketProbe> PacketProbe::open(const std::string& path) {
 std::optional<PacketSize> PacketProbe::next() {
   State& s = *state_;
   if (!s.read()) return std::nullopt;
-  std::optional<PacketSize> size;
-  if (s.parser) {
-    std::uint8_t* out = nullptr;
-    int out_size = 0;
-    av_parser_parse2(s.parser, s.codec, &out, &out_size, s.packet->data, s.packet->size, s.packet->pts,
-                     s.packet->dts, s.packet->pos);
-    if (s.parser->width > 0 && s.parser->height > 0) size = PacketSize{s.parser->width, s.parser->height};
-  }
+  const std::optional<PacketSize> size = s.parse();
   av_packet_unref(s.packet);
   return size;
 }

@@ -10,7 +10,9 @@
 //   estimate, duration x fps, which a variable frame rate makes wrong. The probe compares what
 //   the packets really reach with what the container announces.
 //
-// The probe demuxes the file a second time, one packet per frame OpenCV hands out.
+// The probe demuxes the file a second time, one packet per frame OpenCV hands out. Packets that
+// never become frames are skipped: those an MP4/MOV edit list hides, and those before the first
+// keyframe, which FFmpeg's decoders drop.
 #pragma once
 
 #include <cstdint>

@@ -8,6 +8,8 @@
 #include <fstream>
 #include <sstream>
 
+#include <opencv2/videoio.hpp>
+
 #include "tests/integration/cli_test_util.hpp"
 
 namespace cvpipe {
@@ -192,6 +194,67 @@ TEST_P(FileEnd, TheFirstHalfOfAFileExitsWithNoInputAfterItsFrames) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Containers, FileEnd, ::testing::Values("mkv", "webm", "mp4"));
+
+// Files cut the usual ways are whole files: they end normally, with every frame OpenCV reads.
+class FileCut : public BadInput {
+ protected:
+  // 150 frames of H.264, a keyframe every 50.
+  void make_base(const std::string& name) {
+    const RunResult made = run_program({"/usr/bin/ffmpeg", "-nostdin", "-loglevel", "error", "-f", "lavfi", "-i",
+                                        "testsrc2=size=320x240:rate=25", "-frames:v", "150", "-c:v", "libx264", "-g",
+                                        "50", path(name)});
+    ASSERT_EQ(made.exit_code, 0) << describe(made);
+  }
+  static long opencv_frames(const std::string& file) {
+    ::setenv("OPENCV_FFMPEG_LOGLEVEL", "-8", 0);  // no line for each frame the decoder skips
+    cv::VideoCapture cap(file, cv::CAP_FFMPEG);
+    long n = 0;
+    for (cv::Mat frame; cap.read(frame);) ++n;
+    return n;
+  }
+  void expect_ends_normally(const std::string& name, long at_most) {
+    const long frames = opencv_frames(path(name));
+    ASSERT_GT(frames, 10);
+    ASSERT_LT(frames, at_most) << "the cut kept every frame: the test proves nothing";
+    const RunResult r = run_cvpipe({"run", config_reading(name)});
+    ASSERT_EQ(r.exit_code, 0) << describe(r);
+    EXPECT_EQ(summary_of(r).integer("frames_written"), frames);
+    EXPECT_EQ(static_cast<long>(list_dir(path("out")).size()), frames);
+  }
+};
+
+// `ffmpeg -ss 1.3 -c copy` starts the copy at the keyframe before 1.3 s and hides the frames up to
+// 1.3 s with an edit list: their packets are in the file, but decoded only to be dropped.
+TEST_F(FileCut, AnMp4OrMovCutWithoutReencodingEndsNormally) {
+  make_base("base.mp4");
+  for (const std::string name : {"cut.mp4", "cut.mov"}) {
+    SCOPED_TRACE(name);
+    const RunResult cut = run_program({"/usr/bin/ffmpeg", "-nostdin", "-loglevel", "error", "-ss", "1.3", "-i",
+                                       path("base.mp4"), "-c", "copy", path(name)});
+    ASSERT_EQ(cut.exit_code, 0) << describe(cut);
+    std::filesystem::remove_all(path("out"));
+    expect_ends_normally(name, 150 - 30);
+  }
+}
+
+// MPEG-TS cut out of the middle of a stream (as a recorder or `tail -c` does): it starts with
+// frames that refer to a keyframe it does not hold, which the decoder skips.
+TEST_F(FileCut, AnMpegTsStartingMidStreamEndsNormally) {
+  make_base("base.mp4");
+  const RunResult ts = run_program({"/usr/bin/ffmpeg", "-nostdin", "-loglevel", "error", "-i", path("base.mp4"), "-c",
+                                    "copy", "-f", "mpegts", path("base.ts")});
+  ASSERT_EQ(ts.exit_code, 0) << describe(ts);
+  std::ostringstream bytes;
+  bytes << std::ifstream(path("base.ts"), std::ios::binary).rdbuf();
+  const std::string whole = bytes.str();
+  // The last ~40% of the stream, from a TS packet boundary (188 bytes) that is not a keyframe's.
+  const std::size_t from = (whole.size() * 6 / 10) / 188 * 188;
+  {
+    std::ofstream tail(path("tail.ts"), std::ios::binary);
+    tail << whole.substr(from);
+  }
+  expect_ends_normally("tail.ts", 150 * 5 / 10);
+}
 
 class BadOutput : public CvpipeTest {
  protected:
