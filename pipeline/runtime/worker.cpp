@@ -1,6 +1,8 @@
 #include "pipeline/runtime/worker.hpp"
 
+#include <dirent.h>
 #include <signal.h>
+#include <sys/resource.h>
 #include <sys/prctl.h>
 #include <unistd.h>
 
@@ -27,6 +29,33 @@ bool parse_int(const char* s, int& out) {
   if (end == s || *end != '\0') return false;
   out = static_cast<int>(v);
   return true;
+}
+
+// Lowers every thread of this process by `by` (niceness is per thread on Linux): to the main
+// thread's niceness plus `by`, at most 19. Threads started later inherit it from their creator.
+// Returns what went wrong, or "".
+std::string lower_priority(int by) {
+  errno = 0;
+  const int base = ::getpriority(PRIO_PROCESS, 0);
+  if (base == -1 && errno != 0) return std::string("getpriority: ") + std::strerror(errno);
+  const int target = std::min(19, base + by);
+  DIR* dir = ::opendir("/proc/self/task");
+  if (!dir) {
+    // No /proc: this thread at least (in a worker with one OpenCV thread, the only one).
+    errno = 0;
+    if (::nice(by) == -1 && errno != 0) return std::string("nice: ") + std::strerror(errno);
+    return "";
+  }
+  std::string error;
+  while (const dirent* e = ::readdir(dir)) {
+    if (e->d_name[0] == '.') continue;
+    const auto tid = static_cast<id_t>(std::strtol(e->d_name, nullptr, 10));
+    // A thread that ended meanwhile (ESRCH) needs no lowering.
+    if (::setpriority(PRIO_PROCESS, tid, target) != 0 && errno != ESRCH && error.empty())
+      error = "setpriority of thread " + std::string(e->d_name) + ": " + std::strerror(errno);
+  }
+  ::closedir(dir);
+  return error;
 }
 
 }  // namespace
@@ -86,16 +115,8 @@ int worker_main(const WorkerArgs& args) {
   // decides when its workers stop (a stop marker on the ring, SIGKILL if they do not).
   for (int sig : {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGPIPE}) signal(sig, SIG_IGN);
 
-  // Below the daemon, so that when the cores are full its capture thread gets one first: the
-  // pipeline can only run as fast as frames come in. Linux's niceness is per thread; threads
-  // started later (OpenCV's) inherit it.
-  errno = 0;
-  const bool niced = args.nice == 0 || ::nice(args.nice) != -1 || errno == 0;
-  const int nice_errno = errno;
-
   init_logging(args.log_level);
   auto log = get_logger(args.name);
-  if (!niced) log->warn("cannot lower its priority by nice {}: {}", args.nice, std::strerror(nice_errno));
   cv::setNumThreads(args.threads);
 
   try {
@@ -120,6 +141,7 @@ int worker_main(const WorkerArgs& args) {
     log->debug("worker started pid={} stage={} ops={}", getpid(), args.stage, ops.size());
 
     std::int64_t previous_end = 0;  // when this worker finished its last frame
+    bool lowered = args.nice == 0;  // below the daemon yet (see lower_priority)
     for (;;) {
       control.heartbeat.fetch_add(1, std::memory_order_relaxed);
       const std::uint32_t seen = control.bell.prepare();
@@ -176,6 +198,15 @@ int worker_main(const WorkerArgs& args) {
       // never re-run on a frame that was already processed.
       control.current_slot.store(kNoSlot, std::memory_order_release);
       segment.header().router_bell.ring();
+      // Below the daemon from now on, so that when the cores are full its capture thread gets one
+      // first: the pipeline can only run as fast as frames come in. Not before this first frame:
+      // while the capture fills the slots at start-up, a lowered worker would get a tenth of a
+      // core, and the first frame out would wait for the burst (1080p light chain: ~60 ms).
+      if (!lowered) {
+        lowered = true;
+        if (const std::string error = lower_priority(args.nice); !error.empty())
+          log->warn("cannot lower its priority by nice {}: {}", args.nice, error);
+      }
     }
     log->debug("worker stopping pid={}", getpid());
     return kWorkerExitOk;

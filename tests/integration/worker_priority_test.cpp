@@ -1,5 +1,5 @@
-// Workers run below the daemon (stages[].nice): every thread of every worker, OpenCV's included,
-// at the daemon's niceness plus its stage's `nice`; restarted workers too.
+// Workers run below the daemon (stages[].nice) from their first frame on: every thread of every
+// worker, OpenCV's included, at the daemon's niceness plus its stage's `nice`; restarted workers too.
 #include <signal.h>
 
 #include <algorithm>
@@ -79,6 +79,20 @@ sink: {type: "null"}
     std::this_thread::sleep_for(20ms);
   const int daemon_nice = nice_of("/proc/" + std::to_string(daemon.pid()) + "/stat");
   const std::map<int, int> wanted = {{0, std::min(19, daemon_nice + 10)}, {1, daemon_nice}, {2, 19}};
+  // A worker lowers itself once its first frame is done (the first frame out need not wait for
+  // the capture's start-up burst): every thread of each, at its stage's niceness, within 5 s.
+  const auto settled = [&](const std::vector<pid_t>& pids) {
+    for (pid_t pid : pids) {
+      const std::vector<int> nices = thread_nices(pid);
+      const int stage = stage_of(pid);
+      if (nices.empty() || !wanted.count(stage)) return false;
+      for (int n : nices)
+        if (n != wanted.at(stage)) return false;
+    }
+    return true;
+  };
+  for (const auto until = std::chrono::steady_clock::now() + 5s; !settled(workers) && std::chrono::steady_clock::now() < until;)
+    std::this_thread::sleep_for(20ms);
 
   const auto check = [&](const std::vector<pid_t>& pids) {
     std::map<int, int> per_stage;
@@ -116,16 +130,8 @@ sink: {type: "null"}
   }
   ASSERT_EQ(now.size(), 4u);
   ASSERT_NE(now, workers) << "the killed worker was not replaced within 10 s";
-  // The new worker lowers itself as it starts: give it up to 5 s to show the stage's niceness.
-  const auto settled = [&] {
-    for (pid_t pid : now) {
-      const std::vector<int> nices = thread_nices(pid);
-      const int stage = stage_of(pid);
-      if (nices.empty() || !wanted.count(stage) || nices.front() != wanted.at(stage)) return false;
-    }
-    return true;
-  };
-  for (const auto until = std::chrono::steady_clock::now() + 5s; !settled() && std::chrono::steady_clock::now() < until;)
+  // The new worker lowers itself after its first frame too.
+  for (const auto until = std::chrono::steady_clock::now() + 5s; !settled(now) && std::chrono::steady_clock::now() < until;)
     std::this_thread::sleep_for(20ms);
   check(now);
 
