@@ -48,7 +48,7 @@ std::string join(const std::vector<std::string>& words, std::string_view sep) {
 
 YAML::Node load_yaml(const std::string& text, ConfigDiagnostics& diag) {
   try {
-    return YAML::Load(text);
+    return load_yaml_document(text);
   } catch (const YAML::Exception& e) {
     diag.add(e.mark, "", "invalid YAML: " + e.msg);
     return YAML::Node(YAML::NodeType::Undefined);
@@ -68,9 +68,8 @@ void apply_override(YAML::Node root, const std::string& assignment, ConfigDiagno
   const std::string key_path = assignment.substr(0, eq);
   YAML::Node value;
   try {
-    value = YAML::Load(assignment.substr(eq + 1));
-    // `sink.type=null` means the word, as `type: null` does in the file.
-    if (value.IsNull() && eq + 1 < assignment.size()) value = YAML::Node(assignment.substr(eq + 1));
+    // `sink.type=null` means the word, as `type: null` does in the file; `x=` and `x=~` are null.
+    value = load_yaml_document(assignment.substr(eq + 1));
   } catch (const YAML::Exception& e) {
     diag.add_override_error(origin, "invalid YAML value: " + e.msg);
     return;
@@ -136,8 +135,9 @@ void apply_override(YAML::Node root, const std::string& assignment, ConfigDiagno
 
 std::vector<OpEntry> read_ops(ConfigReader& stage) {
   std::vector<OpEntry> ops;
+  const std::size_t errors_before = stage.diagnostics().count();
   const auto items = stage.map_list("ops", true);
-  if (items.empty() && stage.has("ops")) stage.fail("ops", "expected at least one op");
+  if (items.empty() && stage.diagnostics().count() == errors_before) stage.fail("ops", "expected at least one op");
   for (auto item : items) {
     const std::string name = item.required_string("op");
     if (name.empty()) continue;
@@ -204,6 +204,7 @@ PipelineConfig parse_document(YAML::Node root, ConfigDiagnostics& diag, const st
 
   std::set<std::string> stage_names;
   int total_workers = 0;
+  const std::size_t errors_before_stages = diag.count();
   for (auto stage : top.map_list("stages", true)) {
     StageConfig s;
     s.name = stage.required_string("name");
@@ -217,8 +218,9 @@ PipelineConfig parse_document(YAML::Node root, ConfigDiagnostics& diag, const st
     s.drop_policy = read_drop_policy(stage, config.source.live);
     s.queue = static_cast<int>(stage.integer("queue", s.workers, 1, 4096));
     s.max_latency_ms = stage.optional_number("max_latency_ms", 1, 600'000).value_or(0);
-    const bool ordered_given = stage.has("ordered");
+    const std::size_t errors_before_ordered = diag.count();
     const bool ordered = stage.boolean("ordered", false);
+    const bool ordered_given = stage.has("ordered") && diag.count() == errors_before_ordered;
     const std::size_t errors_before_ops = diag.count();
     s.ops = read_ops(stage);
     state.stage_ops_ok.push_back(diag.count() == errors_before_ops && !s.ops.empty());
@@ -238,8 +240,7 @@ PipelineConfig parse_document(YAML::Node root, ConfigDiagnostics& diag, const st
     total_workers += s.workers;
     config.stages.push_back(std::move(s));
   }
-  if (top.has("stages") && config.stages.empty() && top.raw("stages").IsSequence())
-    top.fail("stages", "expected at least one stage");
+  if (config.stages.empty() && diag.count() == errors_before_stages) top.fail("stages", "expected at least one stage");
 
   ConfigReader buffers = top.map("buffers");
   const auto slots = buffers.optional_integer("slots", 2, 4096);
@@ -261,12 +262,12 @@ PipelineConfig parse_document(YAML::Node root, ConfigDiagnostics& diag, const st
   ConfigReader results = top.map("results");
   if (top.has("results")) {
     // In a file `-` must be quoted; `--set results.path=-` reads as a list of one empty item: stdout too.
-    const YAML::Node value = results.raw("path");
+    const YAML::Node value = results.raw("path", "a file path, or - for stdout");
     std::string path;
     if (value.IsScalar() && !value.Scalar().empty()) path = value.Scalar();
     else if (value.IsSequence() && value.size() == 1 && value[0].IsNull()) path = "-";
-    else if (!value.IsDefined() || value.IsNull()) results.fail("path", "missing required key (a file, or - for stdout)");
-    else results.fail("path", "expected a file path, or - for stdout");
+    else if (!results.has("path")) results.fail("path", "missing required key (a file, or - for stdout)");
+    else if (value.IsDefined()) results.fail("path", "expected a file path, or - for stdout");
     config.results_path = path == "-" || path.empty() ? path : ctx.resolve(path);
     std::error_code ec;
     const auto canonical = [&](const std::string& p) { return std::filesystem::weakly_canonical(p, ec); };
