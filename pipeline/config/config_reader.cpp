@@ -151,6 +151,13 @@ void ConfigDiagnostics::add(const YAML::Mark& mark, const std::string& path, std
   errors_.push_back(std::move(e));
 }
 
+bool ConfigDiagnostics::has_errors_under(std::string_view path) const {
+  return std::any_of(errors_.begin(), errors_.end(), [path](const ConfigError& e) {
+    const std::string_view p = e.path;
+    return p.substr(0, path.size()) == path && (p.size() == path.size() || p[path.size()] == '.' || p[path.size()] == '[');
+  });
+}
+
 void ConfigDiagnostics::add_override(std::string canonical_path, std::string origin) {
   overrides_[std::move(canonical_path)] = std::move(origin);
 }

@@ -59,6 +59,9 @@ class ConfigDiagnostics {
   void add_override_error(const std::string& origin, std::string message);
   bool ok() const noexcept { return errors_.empty(); }
   std::size_t count() const noexcept { return errors_.size(); }
+  // Whether an error is about `path` or something inside it (stages[1].ops[0] holds
+  // stages[1].ops[0].ksize, not stages[1].ops[01]).
+  bool has_errors_under(std::string_view path) const;
   std::vector<ConfigError> sorted() const;
   const std::string& file() const noexcept { return file_; }
 
