@@ -111,6 +111,10 @@ std::string join(std::initializer_list<std::string_view> words, std::string_view
 
 }  // namespace
 
+std::string position_text(const YAML::Mark& mark) {
+  return "at line " + std::to_string(mark.line + 1) + ", column " + std::to_string(mark.column + 1);
+}
+
 YAML::Node load_yaml_document(const std::string& text) {
   YAML::Node root = YAML::Load(text);
   // yaml-cpp's positions start after a UTF-8 byte order mark.
@@ -197,17 +201,15 @@ ConfigReader::ConfigReader(const YAML::Node& node, std::string path, ConfigDiagn
   }
   is_map_ = true;
   // yaml-cpp keeps duplicate keys and answers lookups with the first; report the others.
-  std::map<std::string, int> first_line;
+  std::map<std::string, YAML::Mark> first;
   for (const auto& kv : node_) {
     if (!kv.first.IsScalar()) {
       diag_->add(kv.first.Mark(), path_, "keys must be plain words, got " + describe_node(kv.first));
       continue;
     }
     const std::string key = kv.first.Scalar();
-    auto [it, inserted] = first_line.emplace(key, kv.first.Mark().line + 1);
-    if (!inserted)
-      diag_->add(kv.first.Mark(), key_path(key),
-                 "duplicate key (first given on line " + std::to_string(it->second) + ")");
+    auto [it, inserted] = first.emplace(key, kv.first.Mark());
+    if (!inserted) diag_->add(kv.first.Mark(), key_path(key), "duplicate key (first given " + position_text(it->second) + ")");
   }
 }
 

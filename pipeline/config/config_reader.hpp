@@ -198,6 +198,8 @@ class ConfigReader {
 YAML::Node load_yaml_document(const std::string& text);
 
 // Text utilities shared by readers and the CLI.
+// "at line 4, column 9" (1-based), for messages that point at a second place.
+std::string position_text(const YAML::Mark& mark);
 std::size_t edit_distance(std::string_view a, std::string_view b);
 // The closest candidate within a small distance, or empty.
 std::string closest_match(std::string_view word, const std::vector<std::string>& candidates);

@@ -9,7 +9,7 @@
 #include <filesystem>
 #include <fstream>
 #include <limits>
-#include <set>
+#include <map>
 #include <sstream>
 
 #include "pipeline/core/errors.hpp"
@@ -214,7 +214,7 @@ PipelineConfig parse_document(YAML::Node root, ConfigDiagnostics& diag, const st
   source.finish();
   state.source_ok = diag.count() == errors_before_source && static_cast<bool>(config.source.open);
 
-  std::set<std::string> stage_names;
+  std::map<std::string, std::pair<std::string, YAML::Mark>> stage_names;  // name: the first stage's path, position
   int total_workers = 0;
   const std::size_t errors_before_stages = diag.count();
   for (auto stage : top.map_list("stages", true)) {
@@ -222,8 +222,12 @@ PipelineConfig parse_document(YAML::Node root, ConfigDiagnostics& diag, const st
     s.name = stage.required_string("name");
     if (!s.name.empty() && !std::all_of(s.name.begin(), s.name.end(), is_stage_name_char))
       stage.fail("name", "expected letters, digits, _ or -, got \"" + s.name + "\"");
-    else if (!s.name.empty() && !stage_names.insert(s.name).second)
-      stage.fail("name", "duplicate stage name \"" + s.name + "\"");
+    else if (!s.name.empty()) {
+      const auto [first, inserted] = stage_names.try_emplace(s.name, stage.path(), stage.mark_of("name"));
+      if (!inserted)
+        stage.fail("name", "duplicate stage name \"" + s.name + "\" (the first is " + first->second.first + ", " +
+                               position_text(first->second.second) + ")");
+    }
     s.workers = static_cast<int>(stage.integer("workers", 1, 1, 64));
     s.opencv_threads = static_cast<int>(stage.integer("threads", 1, 1, 64));
     s.nice = static_cast<int>(stage.integer("nice", 10, 0, 19));

@@ -188,7 +188,19 @@ sink:
   type: video
   path: out/result.mp4
 )");
-  EXPECT_EQ(error_at(r, 9, 9), "stages[0].ops[0].ksize: duplicate key (first given on line 8)") << describe(r);
+  EXPECT_EQ(error_at(r, 9, 9), "stages[0].ops[0].ksize: duplicate key (first given at line 8, column 9)")
+      << describe(r);
+}
+
+TEST_F(Validate, ReportsADuplicateKeyOnTheSameLineWithBothColumns) {
+  const RunResult r = validate_bad(R"(source: {type: file, path: clip.mkv}
+stages:
+  - name: smooth
+    ops: [{op: median_blur, ksize: 3, ksize: 5}]
+sink: {type: video, path: out/result.mp4}
+)");
+  EXPECT_EQ(error_at(r, 4, 39), "stages[0].ops[0].ksize: duplicate key (first given at line 4, column 29)")
+      << describe(r);
 }
 
 TEST_F(Validate, ReportsADuplicateStageName) {
@@ -209,7 +221,8 @@ sink:
   const std::vector<ErrorLine> errors = positioned_errors(r.err);
   ASSERT_EQ(errors.size(), 1u) << describe(r);
   EXPECT_EQ(errors[0].line, 8);
-  EXPECT_EQ(errors[0].text, "stages[1].name: duplicate stage name \"smooth\"");
+  EXPECT_EQ(errors[0].text, "stages[1].name: duplicate stage name \"smooth\" (the first is stages[0], at line 5, "
+                            "column 11)");
 }
 
 TEST_F(Validate, ReportsAnUnknownOpAndListsEveryKnownOp) {

@@ -76,7 +76,16 @@ TEST(ConfigReader, DuplicateKeyIsReportedAtTheSecondOne) {
   ASSERT_EQ(errors.size(), 1u);
   EXPECT_EQ(errors[0].line, 3);
   EXPECT_EQ(errors[0].column, 1);
-  EXPECT_NE(errors[0].message.find("duplicate key (first given on line 1)"), std::string::npos);
+  EXPECT_EQ(errors[0].message, "duplicate key (first given at line 1, column 1)");
+}
+
+TEST(ConfigReader, DuplicateKeyOnOneLineNamesTheFirstOnesColumn) {
+  auto errors = errors_of("{a: 1, b: 2, a: 3}", [](ConfigReader& r) {
+    (void)r.integer("a", 0);
+    (void)r.integer("b", 0);
+  });
+  ASSERT_EQ(errors.size(), 1u);
+  EXPECT_EQ(errors[0].to_string(), "t.yaml:1:14: obj.a: duplicate key (first given at line 1, column 2)");
 }
 
 TEST(ConfigReader, MissingRequiredKeyPointsAtTheObject) {
