@@ -18,10 +18,14 @@ std::string quote(std::string_view s) { return "\"" + std::string(s) + "\""; }
 // and plain ones "?".
 bool quoted(const YAML::Node& n) { return n.IsScalar() && n.Tag() == "!"; }
 
+bool is_null_word(std::string_view s) { return s == "null" || s == "Null" || s == "NULL"; }
+
 // What a node holds, for "got ..." in messages.
 std::string describe_node(const YAML::Node& n) {
-  if (!n.IsDefined() || n.IsNull()) return "nothing";
+  if (!n.IsDefined()) return "nothing";
+  if (n.IsNull()) return "null";
   if (quoted(n)) return "the string " + quote(n.Scalar());
+  if (n.IsScalar() && is_null_word(n.Scalar())) return "null";
   if (n.IsScalar()) {
     char* end = nullptr;
     const std::string& t = n.Scalar();
@@ -80,6 +84,22 @@ std::optional<bool> parse_bool(std::string s) {
   return std::nullopt;
 }
 
+// Turns each plain null word (null, Null, NULL) under `n` back into that word, a string; `~` and
+// empty values stay null. yaml-cpp reads them alike; only the text tells them apart.
+void keep_null_words(YAML::Node n, std::string_view text) {
+  if (n.IsNull() && !n.Mark().is_null()) {
+    const auto pos = static_cast<std::size_t>(n.Mark().pos);
+    std::size_t end = pos;
+    while (end < text.size() && std::isalpha(static_cast<unsigned char>(text[end]))) ++end;
+    if (pos <= text.size() && is_null_word(text.substr(pos, end - pos))) n = std::string(text.substr(pos, end - pos));
+    return;
+  }
+  if (n.IsMap())
+    for (auto kv : n) keep_null_words(kv.second, text);
+  else if (n.IsSequence())
+    for (auto item : n) keep_null_words(item, text);
+}
+
 std::string join(std::initializer_list<std::string_view> words, std::string_view sep) {
   std::string out;
   for (auto w : words) {
@@ -90,6 +110,20 @@ std::string join(std::initializer_list<std::string_view> words, std::string_view
 }
 
 }  // namespace
+
+std::string position_text(const YAML::Mark& mark) {
+  return "at line " + std::to_string(mark.line + 1) + ", column " + std::to_string(mark.column + 1);
+}
+
+YAML::Node load_yaml_document(const std::string& text) {
+  YAML::Node root = YAML::Load(text);
+  // yaml-cpp's positions start after a UTF-8 byte order mark.
+  const std::string_view bom = "\xEF\xBB\xBF";
+  std::string_view body = text;
+  if (body.substr(0, bom.size()) == bom) body.remove_prefix(bom.size());
+  keep_null_words(root, body);
+  return root;
+}
 
 std::string ConfigError::to_string() const {
   std::string out = file;
@@ -119,6 +153,13 @@ void ConfigDiagnostics::add(const YAML::Mark& mark, const std::string& path, std
     e.column = mark.column + 1;
   }
   errors_.push_back(std::move(e));
+}
+
+bool ConfigDiagnostics::has_errors_under(std::string_view path) const {
+  return std::any_of(errors_.begin(), errors_.end(), [path](const ConfigError& e) {
+    const std::string_view p = e.path;
+    return p.substr(0, path.size()) == path && (p.size() == path.size() || p[path.size()] == '.' || p[path.size()] == '[');
+  });
 }
 
 void ConfigDiagnostics::add_override(std::string canonical_path, std::string origin) {
@@ -160,17 +201,15 @@ ConfigReader::ConfigReader(const YAML::Node& node, std::string path, ConfigDiagn
   }
   is_map_ = true;
   // yaml-cpp keeps duplicate keys and answers lookups with the first; report the others.
-  std::map<std::string, int> first_line;
+  std::map<std::string, YAML::Mark> first;
   for (const auto& kv : node_) {
     if (!kv.first.IsScalar()) {
       diag_->add(kv.first.Mark(), path_, "keys must be plain words, got " + describe_node(kv.first));
       continue;
     }
     const std::string key = kv.first.Scalar();
-    auto [it, inserted] = first_line.emplace(key, kv.first.Mark().line + 1);
-    if (!inserted)
-      diag_->add(kv.first.Mark(), key_path(key),
-                 "duplicate key (first given on line " + std::to_string(it->second) + ")");
+    auto [it, inserted] = first.emplace(key, kv.first.Mark());
+    if (!inserted) diag_->add(kv.first.Mark(), key_path(key), "duplicate key (first given " + position_text(it->second) + ")");
   }
 }
 
@@ -186,29 +225,30 @@ YAML::Node ConfigReader::find(std::string_view key) const {
   return YAML::Node(YAML::NodeType::Undefined);
 }
 
-YAML::Node ConfigReader::take(std::string_view key) {
+// Every read goes through here. A key given with no value (`ksize:`, `ksize: ~`, `{ksize: }`) is
+// not absent: no key takes null, so it is reported as not being what the read expects, and the
+// read then goes on as if the key were absent (its fallback, no second error).
+YAML::Node ConfigReader::take(std::string_view key, std::string_view expected) {
   used_.emplace(key);
-  return find(key);
-}
-
-bool ConfigReader::written_on_key_line(std::string_view key) const {
-  // YAML reads `key: null` and `key:` alike; only the first has its value beside the key.
-  if (!is_map_) return false;
-  for (const auto& kv : node_)
-    if (kv.first.IsScalar() && kv.first.Scalar() == key)
-      return !kv.second.Mark().is_null() && kv.second.Mark().line == kv.first.Mark().line &&
-             kv.second.Mark().column > kv.first.Mark().column;
-  return false;
-}
-
-bool ConfigReader::has(std::string_view key) const {
   const YAML::Node n = find(key);
-  return n.IsDefined() && (!n.IsNull() || written_on_key_line(key));
+  if (n.IsDefined() && n.IsNull()) {
+    fail(key, "expected " + std::string(expected) + ", got null");
+    return YAML::Node(YAML::NodeType::Undefined);
+  }
+  return n;
 }
+
+bool ConfigReader::has(std::string_view key) const { return find(key).IsDefined(); }
 
 YAML::Mark ConfigReader::mark_of(std::string_view key) const {
-  const YAML::Node n = find(key);
-  if (n.IsDefined() && !n.Mark().is_null()) return n.Mark();
+  if (!is_map_) return mark_;
+  for (const auto& kv : node_) {
+    if (!kv.first.IsScalar() || kv.first.Scalar() != key) continue;
+    const YAML::Mark k = kv.first.Mark(), v = kv.second.Mark();
+    // An empty value's mark is that of whatever follows it, maybe lines below: use the key's.
+    if (kv.second.IsNull() && (v.is_null() || v.line != k.line)) return k.is_null() ? mark_ : k;
+    return v.is_null() ? mark_ : v;
+  }
   return mark_;
 }
 
@@ -233,16 +273,10 @@ void ConfigReader::document(std::string_view key, std::string type, std::string 
   docs.push_back({std::string(key), std::move(type), std::move(default_text), std::move(constraint), required});
 }
 
-std::optional<std::int64_t> ConfigReader::optional_integer(std::string_view key, std::int64_t min,
-                                                           std::int64_t max) {
-  if (describing()) {
-    document(key, "integer", "", range_text(min, max), false);
-    return std::nullopt;
-  }
-  const YAML::Node n = take(key);
-  if (!n.IsDefined() || n.IsNull()) return std::nullopt;
-  const std::string range = range_text(min, max);
-  const std::string expected = "an integer" + (range.empty() ? "" : " " + range);
+std::optional<std::int64_t> ConfigReader::integer_value(std::string_view key, const std::string& expected,
+                                                        std::int64_t min, std::int64_t max) {
+  const YAML::Node n = take(key, expected);
+  if (!n.IsDefined()) return std::nullopt;
   if (!scalar_or_fail(key, n, expected)) return std::nullopt;
   auto v = quoted(n) ? std::nullopt : parse_int(n.Scalar());
   if (!v || *v < min || *v > max) {
@@ -250,6 +284,16 @@ std::optional<std::int64_t> ConfigReader::optional_integer(std::string_view key,
     return std::nullopt;
   }
   return v;
+}
+
+std::optional<std::int64_t> ConfigReader::optional_integer(std::string_view key, std::int64_t min,
+                                                           std::int64_t max) {
+  if (describing()) {
+    document(key, "integer", "", range_text(min, max), false);
+    return std::nullopt;
+  }
+  const std::string range = range_text(min, max);
+  return integer_value(key, "an integer" + (range.empty() ? "" : " " + range), min, max);
 }
 
 std::int64_t ConfigReader::integer(std::string_view key, std::int64_t fallback, std::int64_t min,
@@ -268,25 +312,21 @@ std::int64_t ConfigReader::odd_integer(std::string_view key, std::int64_t fallba
     document(key, "integer", std::to_string(fallback), "odd" + (range.empty() ? "" : ", " + range), false);
     return fallback;
   }
+  const std::string expected = "an odd integer" + (range.empty() ? "" : " " + range);
   const YAML::Node n = find(key);
-  auto v = optional_integer(key);
+  auto v = integer_value(key, expected, kIntMin, kIntMax);
   if (!v) return fallback;
   if (*v % 2 == 0 || *v < min || *v > max) {
-    fail(key, "expected an odd integer" + (range.empty() ? "" : " " + range) + ", got " + describe_node(n));
+    fail(key, "expected " + expected + ", got " + describe_node(n));
     return fallback;
   }
   return *v;
 }
 
-std::optional<double> ConfigReader::optional_number(std::string_view key, double min, double max) {
-  if (describing()) {
-    document(key, "number", "", range_text(min, max), false);
-    return std::nullopt;
-  }
-  const YAML::Node n = take(key);
-  if (!n.IsDefined() || n.IsNull()) return std::nullopt;
-  const std::string range = range_text(min, max);
-  const std::string expected = "a number" + (range.empty() ? "" : " " + range);
+std::optional<double> ConfigReader::number_value(std::string_view key, const std::string& expected, double min,
+                                                double max) {
+  const YAML::Node n = take(key, expected);
+  if (!n.IsDefined()) return std::nullopt;
   if (!scalar_or_fail(key, n, expected)) return std::nullopt;
   auto v = quoted(n) ? std::nullopt : parse_double(n.Scalar());
   if (!v || *v < min || *v > max) {
@@ -294,6 +334,15 @@ std::optional<double> ConfigReader::optional_number(std::string_view key, double
     return std::nullopt;
   }
   return v;
+}
+
+std::optional<double> ConfigReader::optional_number(std::string_view key, double min, double max) {
+  if (describing()) {
+    document(key, "number", "", range_text(min, max), false);
+    return std::nullopt;
+  }
+  const std::string range = range_text(min, max);
+  return number_value(key, "a number" + (range.empty() ? "" : " " + range), min, max);
 }
 
 double ConfigReader::number(std::string_view key, double fallback, double min, double max) {
@@ -317,7 +366,8 @@ double ConfigReader::positive_number(std::string_view key, double fallback, doub
     return fallback;
   }
   const YAML::Node n = find(key);
-  auto v = optional_number(key);
+  auto v = number_value(key, "a number " + range, -std::numeric_limits<double>::infinity(),
+                        std::numeric_limits<double>::infinity());
   if (!v) return fallback;
   if (*v <= 0 || *v > max) {
     fail(key, "expected a number " + range + ", got " + describe_node(n));
@@ -331,8 +381,8 @@ bool ConfigReader::boolean(std::string_view key, bool fallback) {
     document(key, "boolean", fallback ? "true" : "false", "", false);
     return fallback;
   }
-  const YAML::Node n = take(key);
-  if (!n.IsDefined() || n.IsNull()) return fallback;
+  const YAML::Node n = take(key, "true or false");
+  if (!n.IsDefined()) return fallback;
   if (!scalar_or_fail(key, n, "true or false")) return fallback;
   auto v = quoted(n) ? std::nullopt : parse_bool(n.Scalar());
   if (!v) {
@@ -342,16 +392,19 @@ bool ConfigReader::boolean(std::string_view key, bool fallback) {
   return *v;
 }
 
+std::optional<std::string> ConfigReader::string_value(std::string_view key, std::string_view expected) {
+  const YAML::Node n = take(key, expected);
+  if (!n.IsDefined()) return std::nullopt;
+  if (!scalar_or_fail(key, n, expected)) return std::nullopt;
+  return n.Scalar();
+}
+
 std::optional<std::string> ConfigReader::optional_string(std::string_view key) {
   if (describing()) {
     document(key, "string", "", "", false);
     return std::nullopt;
   }
-  const YAML::Node n = take(key);
-  if (n.IsDefined() && n.IsNull() && written_on_key_line(key)) return "null";  // e.g. `type: null`
-  if (!n.IsDefined() || n.IsNull()) return std::nullopt;
-  if (!scalar_or_fail(key, n, "a string")) return std::nullopt;
-  return n.Scalar();
+  return string_value(key, "a string");
 }
 
 std::string ConfigReader::string(std::string_view key, std::string fallback) {
@@ -369,8 +422,8 @@ std::vector<std::string> ConfigReader::string_list(std::string_view key, std::ve
     document(key, "list of strings", fallback.empty() ? "[] (all)" : text + "]", "", false);
     return fallback;
   }
-  const YAML::Node n = take(key);
-  if (!n.IsDefined() || n.IsNull()) return fallback;
+  const YAML::Node n = take(key, "a list of names, e.g. [face, person]");
+  if (!n.IsDefined()) return fallback;
   std::vector<std::string> out;
   if (n.IsScalar() && !n.Scalar().empty()) return {n.Scalar()};
   bool good = n.IsSequence();
@@ -392,8 +445,8 @@ std::pair<int, int> ConfigReader::integer_pair(std::string_view key, std::pair<i
     document(key, "list of 2 integers", fallback_text, "each " + range, false);
     return fallback;
   }
-  const YAML::Node n = take(key);
-  if (!n.IsDefined() || n.IsNull()) return fallback;
+  const YAML::Node n = take(key, "a list of 2 integers, each " + range);
+  if (!n.IsDefined()) return fallback;
   std::optional<std::int64_t> a, b;
   if (n.IsSequence() && n.size() == 2 && n[0].IsScalar() && n[1].IsScalar() && !quoted(n[0]) && !quoted(n[1])) {
     a = parse_int(n[0].Scalar());
@@ -418,7 +471,7 @@ std::string ConfigReader::path_value(std::string_view key, std::string fallback)
     document(key, "path", fallback, "relative to the config file", false);
     return fallback;
   }
-  const std::string p = optional_string(key).value_or(fallback);
+  const std::string p = string_value(key, "a path").value_or(fallback);
   if (p.empty() || p[0] == '/' || diag_->base_dir().empty()) return p;
   return (std::filesystem::path(diag_->base_dir()) / p).lexically_normal().string();
 }
@@ -428,7 +481,7 @@ std::string ConfigReader::required_string(std::string_view key) {
     document(key, "string", "", "", true);
     return "";
   }
-  auto v = optional_string(key);
+  auto v = string_value(key, "a non-empty string");
   if (!v) {
     if (!has(key)) fail(key, "missing required key");
     return "";
@@ -443,7 +496,7 @@ std::string ConfigReader::choice(std::string_view key, std::string fallback,
     document(key, "one of " + join(choices, "|"), fallback, "", false);
     return fallback;
   }
-  auto v = optional_string(key);
+  auto v = string_value(key, "one of " + join(choices, ", "));
   if (!v) return fallback;
   for (auto c : choices)
     if (*v == c) return *v;
@@ -455,16 +508,16 @@ std::string ConfigReader::choice(std::string_view key, std::string fallback,
 }
 
 ConfigReader ConfigReader::map(std::string_view key) {
-  const YAML::Node n = take(key);
+  const YAML::Node n = take(key, "a mapping (key: value lines)");
   return ConfigReader(n, key_path(key), *diag_, mark_of(key));
 }
 
 std::vector<ConfigReader> ConfigReader::map_list(std::string_view key, bool required) {
   std::vector<ConfigReader> out;
   if (describing()) return out;
-  const YAML::Node n = take(key);
-  if (!n.IsDefined() || n.IsNull()) {
-    if (required) fail(key, "missing required key (a list)");
+  const YAML::Node n = take(key, "a list (lines starting with \"- \")");
+  if (!n.IsDefined()) {
+    if (required && !has(key)) fail(key, "missing required key (a list)");
     return out;
   }
   if (!n.IsSequence()) {
@@ -474,12 +527,12 @@ std::vector<ConfigReader> ConfigReader::map_list(std::string_view key, bool requ
   for (std::size_t i = 0; i < n.size(); ++i) {
     const std::string item_path = key_path(key) + "[" + std::to_string(i) + "]";
     out.emplace_back(n[i], item_path, *diag_, n[i].Mark().is_null() ? mark_of(key) : n[i].Mark());
-    if (!n[i].IsDefined() || n[i].IsNull()) out.back().fail_here("expected a mapping, got nothing");
+    if (!n[i].IsDefined() || n[i].IsNull()) out.back().fail_here("expected a mapping, got null");
   }
   return out;
 }
 
-YAML::Node ConfigReader::raw(std::string_view key) { return take(key); }
+YAML::Node ConfigReader::raw(std::string_view key, std::string_view expected) { return take(key, expected); }
 
 void ConfigReader::finish() {
   if (!is_map_ || describing()) return;

@@ -7,7 +7,9 @@
 //   config/edges.yaml:14:9: stages[1].ops[0].ksize: expected an odd integer >= 1, got 4
 //   config/edges.yaml:3:1: sorce: unknown key (did you mean "source"?)
 //
-// Every read marks its key as used; finish() reports what is left over. Errors are collected in a
+// Every read marks its key as used; finish() reports what is left over. No key takes null: a key
+// given with no value (`ksize:`, `ksize: ~`) is an error, "expected an odd integer, got null". The
+// plain word `null` is that word, a string (the sink type `null`). Errors are collected in a
 // ConfigDiagnostics and reported all at once, sorted by line. In "describe" mode (for `cvpipe ops`)
 // the same parse code records each parameter it reads instead of reading anything.
 //
@@ -57,6 +59,9 @@ class ConfigDiagnostics {
   void add_override_error(const std::string& origin, std::string message);
   bool ok() const noexcept { return errors_.empty(); }
   std::size_t count() const noexcept { return errors_.size(); }
+  // Whether an error is about `path` or something inside it (stages[1].ops[0] holds
+  // stages[1].ops[0].ksize, not stages[1].ops[01]).
+  bool has_errors_under(std::string_view path) const;
   std::vector<ConfigError> sorted() const;
   const std::string& file() const noexcept { return file_; }
 
@@ -107,6 +112,7 @@ class ConfigReader {
   ConfigDiagnostics& diagnostics() noexcept { return *diag_; }
   bool describing() const noexcept { return diag_->describing(); }
 
+  // Whether `key` is given, with a value or not (`ksize:` is given, and an error when read).
   bool has(std::string_view key) const;
 
   // Optional values with a default. min/max are inclusive.
@@ -145,8 +151,9 @@ class ConfigReader {
   ConfigReader map(std::string_view key);
   // A sequence of mappings, each read as keyed `key[i]`. Reports a non-sequence.
   std::vector<ConfigReader> map_list(std::string_view key, bool required);
-  // The raw node, marked used (for values a caller interprets itself).
-  YAML::Node raw(std::string_view key);
+  // The raw node, marked used (for values a caller interprets itself); undefined when absent or
+  // given with no value, which is reported as not being `expected` ("a list of 3 integers").
+  YAML::Node raw(std::string_view key, std::string_view expected);
 
   // Records an error about `key`'s value (or about this object when the key is absent).
   void fail(std::string_view key, std::string message);
@@ -169,9 +176,13 @@ class ConfigReader {
 
  private:
   YAML::Node find(std::string_view key) const;  // undefined when absent
-  YAML::Node take(std::string_view key);        // find + mark used
-  bool written_on_key_line(std::string_view key) const;
+  // find + mark used; a key given with no value is reported as not being `expected`, and undefined.
+  YAML::Node take(std::string_view key, std::string_view expected);
   bool scalar_or_fail(std::string_view key, const YAML::Node& n, std::string_view expected);
+  std::optional<std::int64_t> integer_value(std::string_view key, const std::string& expected, std::int64_t min,
+                                            std::int64_t max);
+  std::optional<double> number_value(std::string_view key, const std::string& expected, double min, double max);
+  std::optional<std::string> string_value(std::string_view key, std::string_view expected);
 
   YAML::Node node_;
   std::string path_;
@@ -181,7 +192,14 @@ class ConfigReader {
   std::set<std::string, std::less<>> used_;
 };
 
+// YAML::Load for documents that ConfigReaders read: a plain `null` (Null, NULL) stays that word, a
+// string, while `~` and an empty value are null (yaml-cpp reads them all as null). Throws
+// YAML::Exception.
+YAML::Node load_yaml_document(const std::string& text);
+
 // Text utilities shared by readers and the CLI.
+// "at line 4, column 9" (1-based), for messages that point at a second place.
+std::string position_text(const YAML::Mark& mark);
 std::size_t edit_distance(std::string_view a, std::string_view b);
 // The closest candidate within a small distance, or empty.
 std::string closest_match(std::string_view word, const std::vector<std::string>& candidates);

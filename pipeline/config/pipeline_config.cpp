@@ -8,7 +8,8 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
-#include <set>
+#include <limits>
+#include <map>
 #include <sstream>
 
 #include "pipeline/core/errors.hpp"
@@ -48,7 +49,7 @@ std::string join(const std::vector<std::string>& words, std::string_view sep) {
 
 YAML::Node load_yaml(const std::string& text, ConfigDiagnostics& diag) {
   try {
-    return YAML::Load(text);
+    return load_yaml_document(text);
   } catch (const YAML::Exception& e) {
     diag.add(e.mark, "", "invalid YAML: " + e.msg);
     return YAML::Node(YAML::NodeType::Undefined);
@@ -68,9 +69,8 @@ void apply_override(YAML::Node root, const std::string& assignment, ConfigDiagno
   const std::string key_path = assignment.substr(0, eq);
   YAML::Node value;
   try {
-    value = YAML::Load(assignment.substr(eq + 1));
-    // `sink.type=null` means the word, as `type: null` does in the file.
-    if (value.IsNull() && eq + 1 < assignment.size()) value = YAML::Node(assignment.substr(eq + 1));
+    // `sink.type=null` means the word, as `type: null` does in the file; `x=` and `x=~` are null.
+    value = load_yaml_document(assignment.substr(eq + 1));
   } catch (const YAML::Exception& e) {
     diag.add_override_error(origin, "invalid YAML value: " + e.msg);
     return;
@@ -134,13 +134,21 @@ void apply_override(YAML::Node root, const std::string& assignment, ConfigDiagno
   diag.add_override(canonical, origin);
 }
 
-std::vector<OpEntry> read_ops(ConfigReader& stage) {
+// The ops of a stage. `parsed` is how many of them, from the first, parsed without an error: the
+// formats through those are known.
+std::vector<OpEntry> read_ops(ConfigReader& stage, std::size_t& parsed) {
   std::vector<OpEntry> ops;
+  parsed = 0;
+  bool all_parsed = true;
+  const std::size_t errors_before = stage.diagnostics().count();
   const auto items = stage.map_list("ops", true);
-  if (items.empty() && stage.has("ops")) stage.fail("ops", "expected at least one op");
+  if (items.empty() && stage.diagnostics().count() == errors_before) stage.fail("ops", "expected at least one op");
   for (auto item : items) {
     const std::string name = item.required_string("op");
-    if (name.empty()) continue;
+    if (name.empty()) {
+      all_parsed = false;
+      continue;
+    }
     const OpInfo* info = OpRegistry::instance().find(name);
     if (!info) {
       std::string message = "unknown op \"" + name + "\"";
@@ -148,6 +156,7 @@ std::vector<OpEntry> read_ops(ConfigReader& stage) {
         message += " (did you mean \"" + near + "\"?)";
       message += "; known ops: " + join(OpRegistry::instance().names(), ", ");
       item.fail("op", message);
+      all_parsed = false;
       continue;
     }
     OpEntry entry;
@@ -155,6 +164,9 @@ std::vector<OpEntry> read_ops(ConfigReader& stage) {
     entry.path = item.path();
     entry.mark = item.mark();
     item.finish();
+    // Its own errors include a duplicate key, found when `items` were made.
+    all_parsed = all_parsed && !stage.diagnostics().has_errors_under(entry.path);
+    if (all_parsed) ++parsed;
     ops.push_back(std::move(entry));
   }
   return ops;
@@ -173,11 +185,11 @@ const Info* read_type(ConfigReader& r, const NamedRegistry<Info>& registry, std:
   return info;
 }
 
-// Which parts of a document parsed without errors: only their op chains can be checked when
+// Which parts of a document parsed without errors: the op chain can be checked through them when
 // others did not.
 struct ParseState {
   bool source_ok = false;
-  std::vector<bool> stage_ops_ok;  // by stage: its ops (and so its output format) are known
+  std::vector<std::size_t> stage_ops_parsed;  // by stage: how many of its ops, from the first, parsed
   bool sink_ok = false;
 };
 
@@ -202,26 +214,32 @@ PipelineConfig parse_document(YAML::Node root, ConfigDiagnostics& diag, const st
   source.finish();
   state.source_ok = diag.count() == errors_before_source && static_cast<bool>(config.source.open);
 
-  std::set<std::string> stage_names;
+  std::map<std::string, std::pair<std::string, YAML::Mark>> stage_names;  // name: the first stage's path, position
   int total_workers = 0;
+  const std::size_t errors_before_stages = diag.count();
   for (auto stage : top.map_list("stages", true)) {
     StageConfig s;
     s.name = stage.required_string("name");
     if (!s.name.empty() && !std::all_of(s.name.begin(), s.name.end(), is_stage_name_char))
       stage.fail("name", "expected letters, digits, _ or -, got \"" + s.name + "\"");
-    else if (!s.name.empty() && !stage_names.insert(s.name).second)
-      stage.fail("name", "duplicate stage name \"" + s.name + "\"");
+    else if (!s.name.empty()) {
+      const auto [first, inserted] = stage_names.try_emplace(s.name, stage.path(), stage.mark_of("name"));
+      if (!inserted)
+        stage.fail("name", "duplicate stage name \"" + s.name + "\" (the first is " + first->second.first + ", " +
+                               position_text(first->second.second) + ")");
+    }
     s.workers = static_cast<int>(stage.integer("workers", 1, 1, 64));
     s.opencv_threads = static_cast<int>(stage.integer("threads", 1, 1, 64));
     s.nice = static_cast<int>(stage.integer("nice", 10, 0, 19));
     s.drop_policy = read_drop_policy(stage, config.source.live);
     s.queue = static_cast<int>(stage.integer("queue", s.workers, 1, 4096));
     s.max_latency_ms = stage.optional_number("max_latency_ms", 1, 600'000).value_or(0);
-    const bool ordered_given = stage.has("ordered");
+    const std::size_t errors_before_ordered = diag.count();
     const bool ordered = stage.boolean("ordered", false);
-    const std::size_t errors_before_ops = diag.count();
-    s.ops = read_ops(stage);
-    state.stage_ops_ok.push_back(diag.count() == errors_before_ops && !s.ops.empty());
+    const bool ordered_given = stage.has("ordered") && diag.count() == errors_before_ordered;
+    std::size_t ops_parsed = 0;
+    s.ops = read_ops(stage, ops_parsed);
+    state.stage_ops_parsed.push_back(ops_parsed);
     const auto stateful = std::find_if(s.ops.begin(), s.ops.end(), [](const OpEntry& op) { return op.spec.ordered; });
     if (stateful != s.ops.end() && ordered_given && !ordered)
       stage.fail("ordered", "op " + stateful->spec.name + " keeps state from frame to frame: its stage must be ordered");
@@ -238,8 +256,7 @@ PipelineConfig parse_document(YAML::Node root, ConfigDiagnostics& diag, const st
     total_workers += s.workers;
     config.stages.push_back(std::move(s));
   }
-  if (top.has("stages") && config.stages.empty() && top.raw("stages").IsSequence())
-    top.fail("stages", "expected at least one stage");
+  if (config.stages.empty() && diag.count() == errors_before_stages) top.fail("stages", "expected at least one stage");
 
   ConfigReader buffers = top.map("buffers");
   const auto slots = buffers.optional_integer("slots", 2, 4096);
@@ -261,12 +278,12 @@ PipelineConfig parse_document(YAML::Node root, ConfigDiagnostics& diag, const st
   ConfigReader results = top.map("results");
   if (top.has("results")) {
     // In a file `-` must be quoted; `--set results.path=-` reads as a list of one empty item: stdout too.
-    const YAML::Node value = results.raw("path");
+    const YAML::Node value = results.raw("path", "a file path, or - for stdout");
     std::string path;
     if (value.IsScalar() && !value.Scalar().empty()) path = value.Scalar();
     else if (value.IsSequence() && value.size() == 1 && value[0].IsNull()) path = "-";
-    else if (!value.IsDefined() || value.IsNull()) results.fail("path", "missing required key (a file, or - for stdout)");
-    else results.fail("path", "expected a file path, or - for stdout");
+    else if (!results.has("path")) results.fail("path", "missing required key (a file, or - for stdout)");
+    else if (value.IsDefined()) results.fail("path", "expected a file path, or - for stdout");
     config.results_path = path == "-" || path.empty() ? path : ctx.resolve(path);
     std::error_code ec;
     const auto canonical = [&](const std::string& p) { return std::filesystem::weakly_canonical(p, ec); };
@@ -358,19 +375,20 @@ PipelineConfig parse_text(const std::string& text, const std::string& base_dir, 
   return config;
 }
 
-// Computes each stage's input and output format from `format` on, for the first `stages` stages,
-// and checks the sink takes the last format if `check_sink` (then `stages` must be all of them).
-// The first op that cannot take its input is an error, and the check stops there: the formats
-// after it would be guesses. Returns whether everything checked fits; `largest` and
-// `second_buffer` are what the slots need.
-bool check_chain(PipelineConfig& config, FrameFormat format, std::size_t stages, bool check_sink,
+// Computes each stage's input and output format from `format` on, op by op through the stages,
+// for the first `ops` ops of the chain, and checks the sink takes the last format if `check_sink`
+// (then `ops` must be all of them). The first op that cannot take its input is an error, and the
+// check stops there: the formats after it would be guesses. Returns whether everything checked
+// fits; `largest` and `second_buffer` are what the slots need.
+bool check_chain(PipelineConfig& config, FrameFormat format, std::size_t ops, bool check_sink,
                  ConfigDiagnostics& diag, std::size_t& largest, bool& second_buffer) {
   largest = format.bytes();
   second_buffer = false;
-  for (std::size_t s = 0; s < stages; ++s) {
-    StageConfig& stage = config.stages[s];
+  std::size_t followed = 0;
+  for (StageConfig& stage : config.stages) {
     stage.input = format;
     for (const auto& op : stage.ops) {
+      if (followed++ == ops) return true;
       const FormatResult r = op.spec.output_format(format);
       if (!r.error.empty()) {
         diag.add(op.mark, op.path, op.spec.name + " cannot take " + format.describe() + ": " + r.error);
@@ -392,14 +410,19 @@ bool check_chain(PipelineConfig& config, FrameFormat format, std::size_t stages,
   return true;
 }
 
-// The document has errors: checks the chains of the stages before the first whose ops did not
-// parse (and the sink, if every stage and the sink parsed), from the source if its section parsed
-// and it opens; else there is nothing to start from.
+// The document has errors: follows the chain op by op, across stages, up to the first op whose own
+// parameters did not parse (and to the sink, if every op and the sink parsed), from the source if
+// its section parsed and it opens; else there is nothing to start from.
 void check_chain_despite_errors(PipelineConfig& config, const ParseState& state, ConfigDiagnostics& diag) {
-  if (!state.source_ok || config.stages.size() != state.stage_ops_ok.size()) return;
-  std::size_t stages = 0;
-  while (stages < state.stage_ops_ok.size() && state.stage_ops_ok[stages]) ++stages;
-  if (stages == 0) return;
+  if (!state.source_ok || config.stages.size() != state.stage_ops_parsed.size()) return;
+  std::size_t ops = 0;
+  bool every_op = true;
+  for (std::size_t s = 0; s < config.stages.size() && every_op; ++s) {
+    ops += state.stage_ops_parsed[s];
+    // A stage with no ops (they are missing, or not a list) leaves the chain's meaning unknown too.
+    every_op = state.stage_ops_parsed[s] == config.stages[s].ops.size() && !config.stages[s].ops.empty();
+  }
+  if (ops == 0) return;
   std::unique_ptr<Source> source;
   try {
     source = config.source.open();
@@ -408,8 +431,7 @@ void check_chain_despite_errors(PipelineConfig& config, const ParseState& state,
   }
   std::size_t largest = 0;
   bool second_buffer = false;
-  (void)check_chain(config, source->format(), stages, stages == config.stages.size() && state.sink_ok, diag, largest,
-                    second_buffer);
+  (void)check_chain(config, source->format(), ops, every_op && state.sink_ok, diag, largest, second_buffer);
 }
 
 }  // namespace
@@ -466,7 +488,8 @@ std::unique_ptr<Source> resolve(PipelineConfig& config) {
   std::size_t largest = 0;
   bool second_buffer = false;
   const bool chain_ok =
-      check_chain(config, config.source_format, config.stages.size(), true, diag, largest, second_buffer);
+      check_chain(config, config.source_format, std::numeric_limits<std::size_t>::max(), true, diag, largest,
+                  second_buffer);
   // The segment must fit in memory with room to spare (it is memory, not disk).
   const double segment = static_cast<double>(config.slots) * (second_buffer ? 2 : 1) * static_cast<double>(largest);
   const double physical = static_cast<double>(sysconf(_SC_PHYS_PAGES)) * static_cast<double>(sysconf(_SC_PAGE_SIZE));
@@ -494,7 +517,8 @@ std::vector<OpEntry> parse_stage_ops(const std::string& resolved_yaml, std::size
       diag.add(YAML::Mark::null_mark(), "stages", "no stage " + std::to_string(index));
     } else {
       ConfigReader stage(stages[index], "stages[" + std::to_string(index) + "]", diag);
-      ops = read_ops(stage);
+      std::size_t parsed = 0;
+      ops = read_ops(stage, parsed);
     }
   }
   if (!diag.ok()) throw ConfigException(diag.sorted());

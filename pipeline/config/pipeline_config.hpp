@@ -6,9 +6,10 @@
 //   2. resolve(): open the source to learn its frame format, compute every op's output format,
 //      check the sink takes the last one, and size the shared-memory slots (a chain that does not
 //      fit is a ConfigException; a source that cannot be opened is an InputError, exit 66).
-// When step 1 finds errors, load_and_resolve() still checks the op chains of the stages that
-// parsed (from the source, if its section parsed and it opens), so that a chain that does not fit
-// is reported with the rest rather than on the next try.
+// When step 1 finds errors, load_and_resolve() still follows the op chain, op by op across stages,
+// up to the first op whose parameters did not parse (from the source, if its section parsed and
+// it opens), so that a chain that does not fit is reported with the rest rather than on the next
+// try.
 #include <yaml-cpp/yaml.h>
 
 #include <functional>

@@ -88,8 +88,8 @@ class AnnotateOp final : public Op {
       r.document("color", "list of 3 integers [B, G, R]", "[255, 255, 255]", "each in [0, 255]", false);
       return color;
     }
-    const YAML::Node n = r.raw("color");
-    if (!n.IsDefined() || n.IsNull()) return color;
+    const YAML::Node n = r.raw("color", "a list of 3 integers [B, G, R], each in [0, 255]");
+    if (!n.IsDefined()) return color;
     bool good = n.IsSequence() && n.size() == 3;
     for (std::size_t i = 0; good && i < 3; ++i) {
       const YAML::Node item = n[i];

@@ -103,8 +103,8 @@ class DrawOp final : public Op {
       r.document("color", "list of 3 integers [B, G, R]", "[0, 255, 0]", "each in [0, 255]", false);
       return color;
     }
-    const YAML::Node n = r.raw("color");
-    if (!n.IsDefined() || n.IsNull()) return color;
+    const YAML::Node n = r.raw("color", "a list of 3 integers [B, G, R], each in [0, 255]");
+    if (!n.IsDefined()) return color;
     bool good = n.IsSequence() && n.size() == 3;
     for (std::size_t i = 0; good && i < 3; ++i) {
       good = n[i].IsScalar();

@@ -67,7 +67,8 @@ class MotionOp final : public Op {
       return p;
     }
     if (p.learning_rate < 0 && p.learning_rate != -1)
-      r.fail("learning_rate", "expected -1 (automatic) or a number in [0, 1], got " + r.raw("learning_rate").Scalar());
+      r.fail("learning_rate", "expected -1 (automatic) or a number in [0, 1], got " +
+                                 r.raw("learning_rate", "a number").Scalar());
     if (p.label.empty() || p.label.size() >= Detection::kLabelSize)
       r.fail("label", "expected 1 to " + std::to_string(Detection::kLabelSize - 1) + " characters, got \"" + p.label + "\"");
     return p;

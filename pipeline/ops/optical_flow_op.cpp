@@ -67,7 +67,7 @@ class OpticalFlowOp final : public Op {
       r.fail("grid", "expected at most " + std::to_string(Detections::kCapacity) + " cells (what a frame carries), got " +
                          std::to_string(p.grid.first) + " x " + std::to_string(p.grid.second));
     if ((p.pyr_scale <= 0 || p.pyr_scale >= 1) && r.has("pyr_scale"))
-      r.fail("pyr_scale", "expected a number in (0, 1), got " + r.raw("pyr_scale").Scalar());
+      r.fail("pyr_scale", "expected a number in (0, 1), got " + r.raw("pyr_scale", "a number").Scalar());
     if (p.poly_n == 6) r.fail("poly_n", "expected 5 or 7, got 6");
     if (p.label.empty() || p.label.size() >= Detection::kLabelSize)
       r.fail("label", "expected 1 to " + std::to_string(Detection::kLabelSize - 1) + " characters, got \"" + p.label + "\"");

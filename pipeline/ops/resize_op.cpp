@@ -66,7 +66,7 @@ class ResizeOp final : public Op {
       r.fail("scale", "expected either width and height, or scale, not both");
     } else if (has_scale) {
       p.by_scale = true;
-      if (scale && *scale <= 0) r.fail("scale", "expected a number > 0, got " + r.raw("scale").Scalar());
+      if (scale && *scale <= 0) r.fail("scale", "expected a number > 0, got " + r.raw("scale", "a number").Scalar());
       p.scale = scale.value_or(1.0);
     } else if (has_width != has_height) {
       r.fail(has_width ? "height" : "width",

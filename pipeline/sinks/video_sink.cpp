@@ -165,7 +165,14 @@ SinkSpec parse_video_sink(ConfigReader& r, const LoadContext& ctx) {
   spec.type = "video";
   spec.description = "video " + path + " (" + fourcc + ")";
   spec.path = path;
-  spec.check_format = require_8bit_1_or_3_channels;
+  spec.check_format = [](const FrameFormat& f) {
+    if (std::string why = require_8bit_1_or_3_channels(f); !why.empty()) return why;
+    // Odd sizes are cropped to even ones (see VideoSink), so a side of 1 would be 0.
+    if (f.width < 2 || f.height < 2)
+      return "needs frames of at least 2x2 pixels (odd sizes are cropped to even ones), the pipeline produces " +
+             f.describe();
+    return std::string();
+  };
   spec.open = [path, fourcc, fps](const FrameFormat& format, double source_fps) -> std::unique_ptr<Sink> {
     return std::make_unique<VideoSink>(path, fourcc, format, fps > 0 ? fps : source_fps);
   };

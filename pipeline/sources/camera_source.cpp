@@ -143,7 +143,8 @@ class CameraSource final : public Source {
 void read_device(ConfigReader& r, CameraParams& p) {
   r.document("device", "integer or path", "0", "an index N for /dev/videoN, or a path such as /dev/video0", false);
   if (r.describing() || !r.has("device")) return;
-  const YAML::Node n = r.raw("device");
+  const YAML::Node n = r.raw("device", "a device index (0 for /dev/video0) or a path such as /dev/video0");
+  if (!n.IsDefined()) return;
   const std::string text = n.IsScalar() ? n.Scalar() : "";
   int index = -1;
   const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), index);

@@ -120,6 +120,39 @@ sink:
   EXPECT_EQ(compare_frames(expected, read_video(path("out/gray.mkv"))), "");
 }
 
+using VideoSinkOfTinyFrames = CvpipeTest;
+
+// The sink crops odd sizes to even ones, so a side of 1 pixel would leave nothing to encode: a
+// config error, found by validate, rather than exit 73 when the writer opens.
+TEST_F(VideoSinkOfTinyFrames, FramesNarrowerOrLowerThanTwoPixelsAreAConfigError) {
+  ASSERT_TRUE(make_clip(path("clip.mkv"), kSize, 3));
+  for (const auto& [width, height] : {std::pair{1, 1}, std::pair{1, 100}, std::pair{100, 1}}) {
+    const std::string size = std::to_string(width) + "x" + std::to_string(height);
+    const std::string config = write("pipeline.yaml", R"(source: {type: file, path: clip.mkv}
+stages: [{name: a, ops: [{op: resize, width: )" + std::to_string(width) + ", height: " + std::to_string(height) +
+                                                          R"(}]}]
+sink: {type: video, path: out/x.mp4}
+)");
+    for (const char* command : {"validate", "run"}) {
+      const RunResult r = run_cvpipe({command, config});
+      EXPECT_EQ(r.exit_code, 78) << size << " " << describe(r);
+      EXPECT_NE(r.err.find("pipeline.yaml:3:7: sink: video needs frames of at least 2x2 pixels (odd sizes are "
+                           "cropped to even ones), the pipeline produces " + size + " 8UC3"),
+                std::string::npos)
+          << size << " " << describe(r);
+    }
+    EXPECT_FALSE(exists(path("out"))) << size;
+  }
+  // 2x2 is the smallest that works.
+  const std::string config = write("pipeline.yaml", R"(source: {type: file, path: clip.mkv}
+stages: [{name: a, ops: [{op: resize, width: 2, height: 2}]}]
+sink: {type: video, path: out/x.mp4}
+)");
+  const RunResult r = run_cvpipe({"run", config});
+  ASSERT_EQ(r.exit_code, 0) << describe(r);
+  EXPECT_EQ(summary_of(r).integer("frames_written"), 3);
+}
+
 using NullSink = CvpipeTest;
 
 // sink.type "null" is documented unquoted (pipeline/sinks/null_sink.cpp: `type: null`), which YAML

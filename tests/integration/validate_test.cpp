@@ -132,6 +132,48 @@ sink:
   EXPECT_NE(e.find("got 4"), std::string::npos) << describe(r);
 }
 
+TEST_F(Validate, ReportsAKeyGivenWithNoValueInsteadOfUsingItsDefault) {
+  const RunResult r = validate_bad(R"(source:
+  type: file
+  path: clip.mkv
+stages:
+  - name: smooth
+    workers: ~
+    ops:
+      - op: gaussian_blur
+        ksize:
+        sigma: null
+      - {op: threshold, type: }
+      - op: threshold
+        type:
+buffers: {slots:}
+sink:
+  type: video
+  path: out/result.mp4
+)");
+  const std::vector<ErrorLine> errors = positioned_errors(r.err);
+  ASSERT_EQ(errors.size(), 6u) << describe(r);
+  EXPECT_EQ(error_at(r, 6, 14), "stages[0].workers: expected an integer in [1, 64], got null") << describe(r);
+  EXPECT_EQ(error_at(r, 9, 9), "stages[0].ops[0].ksize: expected an odd integer in [1, 255], got null") << describe(r);
+  EXPECT_EQ(error_at(r, 10, 16), "stages[0].ops[0].sigma: expected a number >= 0, got null") << describe(r);
+  const std::string threshold_types = "expected one of binary, binary_inv, trunc, tozero, tozero_inv, got null";
+  EXPECT_EQ(error_at(r, 11, 31), "stages[0].ops[1].type: " + threshold_types) << describe(r);
+  EXPECT_EQ(error_at(r, 13, 9), "stages[0].ops[2].type: " + threshold_types) << describe(r);
+  EXPECT_EQ(error_at(r, 14, 17), "buffers.slots: expected an integer in [2, 4096], got null") << describe(r);
+}
+
+TEST_F(Validate, AcceptsTheNullSinkWrittenAsTheWordNull) {
+  const std::string config = write("pipeline.yaml", R"(source: {type: file, path: clip.mkv}
+stages: [{name: a, ops: [{op: identity}]}]
+sink: {type: null}
+)");
+  const RunResult r = run_cvpipe({"validate", config});
+  EXPECT_EQ(r.exit_code, 0) << describe(r);
+  const RunResult tilde = run_cvpipe({"validate", config, "--set", "sink.type=~"});
+  EXPECT_EQ(tilde.exit_code, kExitConfig) << describe(tilde);
+  EXPECT_NE(tilde.err.find("sink.type: expected a non-empty string, got null"), std::string::npos) << describe(tilde);
+}
+
 TEST_F(Validate, ReportsADuplicateKey) {
   const RunResult r = validate_bad(R"(source:
   type: file
@@ -146,7 +188,19 @@ sink:
   type: video
   path: out/result.mp4
 )");
-  EXPECT_EQ(error_at(r, 9, 9), "stages[0].ops[0].ksize: duplicate key (first given on line 8)") << describe(r);
+  EXPECT_EQ(error_at(r, 9, 9), "stages[0].ops[0].ksize: duplicate key (first given at line 8, column 9)")
+      << describe(r);
+}
+
+TEST_F(Validate, ReportsADuplicateKeyOnTheSameLineWithBothColumns) {
+  const RunResult r = validate_bad(R"(source: {type: file, path: clip.mkv}
+stages:
+  - name: smooth
+    ops: [{op: median_blur, ksize: 3, ksize: 5}]
+sink: {type: video, path: out/result.mp4}
+)");
+  EXPECT_EQ(error_at(r, 4, 39), "stages[0].ops[0].ksize: duplicate key (first given at line 4, column 29)")
+      << describe(r);
 }
 
 TEST_F(Validate, ReportsADuplicateStageName) {
@@ -167,7 +221,8 @@ sink:
   const std::vector<ErrorLine> errors = positioned_errors(r.err);
   ASSERT_EQ(errors.size(), 1u) << describe(r);
   EXPECT_EQ(errors[0].line, 8);
-  EXPECT_EQ(errors[0].text, "stages[1].name: duplicate stage name \"smooth\"");
+  EXPECT_EQ(errors[0].text, "stages[1].name: duplicate stage name \"smooth\" (the first is stages[0], at line 5, "
+                            "column 11)");
 }
 
 TEST_F(Validate, ReportsAnUnknownOpAndListsEveryKnownOp) {

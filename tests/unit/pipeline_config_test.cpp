@@ -148,7 +148,7 @@ TEST(PipelineConfig, AChainThatDoesNotFitIsReportedWithTheOtherErrors) {
   EXPECT_EQ(errors[2].path, "log.levle");
 }
 
-TEST(PipelineConfig, ChainsAreCheckedOnlyUpToAStageWhoseOpsHaveErrors) {
+TEST(PipelineConfig, ChainsAreCheckedOnlyUpToAnOpWithAnError) {
   // The first stage's unknown op leaves the format after it unknown: canny is not blamed for it.
   std::string text = kGood;
   text.replace(text.find("op: gaussian_blur"), 17, "op: grayscal");
@@ -157,6 +157,59 @@ TEST(PipelineConfig, ChainsAreCheckedOnlyUpToAStageWhoseOpsHaveErrors) {
   ASSERT_EQ(errors.size(), 1u) << errors[1].to_string();
   EXPECT_EQ(errors[0].path, "stages[0].ops[0].op");
   EXPECT_NE(errors[0].message.find("did you mean \"grayscale\""), std::string::npos);
+}
+
+TEST(PipelineConfig, AnOpBeforeOneWithABadParameterIsCheckedInTheSameRun) {
+  std::string text = kGood;
+  text.replace(text.find("      - op: grayscale\n      - op: canny\n"), 40,
+               "      - op: canny\n      - op: median_blur\n        ksize: \"5\"\n");
+  const auto errors = errors_of(text);
+  ASSERT_EQ(errors.size(), 2u);
+  EXPECT_EQ(errors[0].path, "stages[1].ops[0]");
+  EXPECT_NE(errors[0].message.find("canny cannot take 64x48 8UC3"), std::string::npos) << errors[0].to_string();
+  EXPECT_EQ(errors[1].path, "stages[1].ops[1].ksize");
+}
+
+TEST(PipelineConfig, TheChainIsFollowedAcrossStagesUpToTheFirstOpThatDoesNotFitOrParse) {
+  const auto errors = errors_of(R"(source: {type: synthetic, width: 64, height: 48, frames: 5}
+stages:
+  - name: a
+    ops: [{op: canny}, {op: median_blur, ksize: 4}]
+  - name: b
+    ops: [{op: threshold, type: otsu}]
+sink: {type: null}
+)");
+  ASSERT_EQ(errors.size(), 3u);
+  EXPECT_EQ(errors[0].path, "stages[0].ops[0]");
+  EXPECT_NE(errors[0].message.find("canny cannot take 64x48 8UC3"), std::string::npos) << errors[0].to_string();
+  EXPECT_EQ(errors[1].path, "stages[0].ops[1].ksize");
+  EXPECT_EQ(errors[2].path, "stages[1].ops[0].type");
+
+  // Through a stage whose ops all parsed, into the next, up to its op with a bad parameter.
+  const auto later = errors_of(R"(source: {type: synthetic, width: 64, height: 48, frames: 5}
+stages:
+  - name: a
+    workers: 0
+    ops: [{op: gaussian_blur}]
+  - name: b
+    ops: [{op: canny}, {op: median_blur, ksize: 4}, {op: canny}]
+sink: {type: null}
+)");
+  ASSERT_EQ(later.size(), 3u);
+  EXPECT_EQ(later[0].path, "stages[0].workers");
+  EXPECT_EQ(later[1].path, "stages[1].ops[0]");
+  EXPECT_EQ(later[2].path, "stages[1].ops[1].ksize") << "the second canny's input is unknown";
+}
+
+TEST(PipelineConfig, AnOpWithADuplicateKeyEndsTheCheckedChain) {
+  const auto errors = errors_of(R"(source: {type: synthetic, width: 64, height: 48, frames: 5}
+stages:
+  - name: a
+    ops: [{op: resize, width: 8, width: 9, height: 8}, {op: canny}]
+sink: {type: null}
+)");
+  ASSERT_EQ(errors.size(), 1u) << errors[1].to_string();
+  EXPECT_EQ(errors[0].path, "stages[0].ops[0].width") << "canny, on 8UC3 frames of a size not known, is not blamed";
 }
 
 TEST(PipelineConfig, UnknownOpAndDuplicateStageAreReportedTogether) {
