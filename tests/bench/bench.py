@@ -24,6 +24,7 @@ Figures are reported, never asserted: this is not a test.
 """
 import argparse
 import csv
+import ctypes
 import json
 import os
 import platform
@@ -85,9 +86,23 @@ def cvpipe_config(path, source, stages, sink="null"):
     return path
 
 
+_libc = ctypes.CDLL(None, use_errno=True)
+_SYS_KCMP = {"x86_64": 312, "aarch64": 272}.get(platform.machine())
+_KCMP_VM = 1
+
+
+def shares_memory(a, b):
+    """Whether processes a and b have one address space: a child posix_spawn has started but that
+    has not yet exec'd (vfork) runs in its parent's, and its smaps_rollup is the parent's again."""
+    if _SYS_KCMP is None:
+        return False
+    return _libc.syscall(_SYS_KCMP, a, b, _KCMP_VM, 0, 0) == 0
+
+
 def tree_pids(root):
     """The process and all its descendants, from /proc/PID/task/TID/children (each thread lists
-    the children it started), which costs far less than reading every process's stat."""
+    the children it started), which costs far less than reading every process's stat. A child
+    still in its parent's address space is left out: its memory is its parent's, counted once."""
     out, todo = [], [root]
     while todo:
         p = todo.pop()
@@ -95,7 +110,7 @@ def tree_pids(root):
         try:
             for tid in os.listdir(f"/proc/{p}/task"):
                 with open(f"/proc/{p}/task/{tid}/children") as f:
-                    todo.extend(int(c) for c in f.read().split())
+                    todo.extend(c for c in map(int, f.read().split()) if not shares_memory(p, c))
         except OSError:
             pass
     return out
