@@ -141,7 +141,24 @@ SinkSpec parse_images_sink(ConfigReader& r, const LoadContext& ctx) {
   SinkSpec spec;
   spec.type = "images";
   spec.description = "images " + path;
-  spec.check_format = require_8bit_1_or_3_channels;
+  // Each format takes its own kinds of image (OpenEXR only floats, .ppm only colour, .pgm only
+  // gray): a small image of the chain's type is encoded once here, so that a format that cannot
+  // take it is found by validate rather than at the first frame.
+  const std::string extension = pattern.suffix.substr(std::min(pattern.suffix.rfind('.'), pattern.suffix.size()));
+  spec.check_format = [extension](const FrameFormat& f) {
+    if (std::string why = require_8bit_1_or_3_channels(f); !why.empty()) return why;
+    if (extension.empty()) return std::string();
+    std::vector<uchar> bytes;
+    std::string opencv_says;
+    try {
+      // Small: what a format takes depends on the kind of image, not its size.
+      if (cv::imencode(extension, cv::Mat(8, 8, f.type, cv::Scalar::all(0)), bytes)) return std::string();
+    } catch (const cv::Exception& e) {
+      opencv_says = " (OpenCV: " + e.err + ")";
+    }
+    return "cannot write " + f.describe() + " frames as " + extension + " images" + opencv_says +
+           "; .png, .tiff and .bmp take gray and colour";
+  };
   spec.open = [pattern](const FrameFormat&, double) -> std::unique_ptr<Sink> {
     return std::make_unique<ImagesSink>(pattern);
   };

@@ -10,8 +10,10 @@
 //     path: out/result.mp4     # relative to the config file; folders are created
 //     fourcc: mp4v             # four characters: mp4v, MJPG, XVID, avc1 (if FFmpeg has it), ...
 //     fps: 0                   # 0: the source's frame rate
+#include <fcntl.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
+#include <unistd.h>
 
 #include <opencv2/imgproc.hpp>
 #include <opencv2/videoio.hpp>
@@ -61,17 +63,53 @@ void check_writable(ConfigReader& r, const std::string& path, const std::string&
     r.fail(key, "no video codec is called " + fourcc + " (e.g. mp4v, avc1, MJPG, XVID, FFV1)");
   else if (!avcodec_find_encoder(codec))
     r.fail(key, "this FFmpeg cannot encode " + fourcc + " (" + avcodec_get_name(codec) + ")");
+  else if (avformat_query_codec(container, codec, FF_COMPLIANCE_NORMAL) == 0)  // < 0: the muxer cannot tell
+    r.fail(key, std::string("a ") + container->long_name + " file cannot hold " + avcodec_get_name(codec) +
+                    " video (fourcc " + fourcc + "); pick a fourcc it takes, or another extension (.mkv takes most)");
 }
+
+// Sends this process's stderr to /dev/null while it lives. OpenCV's FFmpeg writer prints its own
+// lines on opening ("tag ... is not supported", "fallback to use tag ...") and so do encoders
+// (x265's banner); cvpipe says what matters in its own line. Only used while no other thread of
+// cvpipe's logs: the sink opens before the pipeline's threads start. (Closing it is not quieted,
+// as threads may log then: x265 prints its summary.)
+class QuietStderr {
+ public:
+  QuietStderr() : saved_(::dup(STDERR_FILENO)) {
+    const int null = ::open("/dev/null", O_WRONLY | O_CLOEXEC);
+    if (saved_ >= 0 && null >= 0) ::dup2(null, STDERR_FILENO);
+    if (null >= 0) ::close(null);
+  }
+  ~QuietStderr() {
+    if (saved_ < 0) return;
+    std::fflush(stderr);
+    ::dup2(saved_, STDERR_FILENO);
+    ::close(saved_);
+  }
+  QuietStderr(const QuietStderr&) = delete;
+  QuietStderr& operator=(const QuietStderr&) = delete;
+
+ private:
+  int saved_;
+};
 
 class VideoSink final : public Sink {
  public:
   VideoSink(const std::string& path, const std::string& fourcc, const FrameFormat& format, double fps)
       : path_(path) {
-    create_parent_dirs(path_);
+    create_parent_dirs(path_);  // throws when the folder cannot be made or written into
+    std::error_code ec;
+    if (std::filesystem::is_directory(path_, ec))
+      throw OutputError("cannot create video " + path_ + ": it is a folder (the path must name the file)");
     const int code = cv::VideoWriter::fourcc(fourcc[0], fourcc[1], fourcc[2], fourcc[3]);
-    if (!writer_.open(path_, cv::CAP_FFMPEG, code, fps, cv::Size(format.width, format.height), true))
-      throw OutputError("cannot create video " + path_ + " (fourcc " + fourcc +
-                        "): the folder is not writable or FFmpeg cannot encode this fourcc into this container");
+    bool opened = false;
+    {
+      const QuietStderr quiet;
+      opened = writer_.open(path_, cv::CAP_FFMPEG, code, fps, cv::Size(format.width, format.height), true);
+    }
+    if (!opened)
+      throw OutputError("cannot create video " + path_ + " (fourcc " + fourcc + ", " + format.describe() +
+                        "): FFmpeg could not start encoding it (OPENCV_FFMPEG_LOGLEVEL=24 shows FFmpeg's reason)");
     if (format.channels() == 1) bgr_.create(format.height, format.width, CV_8UC3);
     dir_ = std::filesystem::path(path_).parent_path().string();
     if (dir_.empty()) dir_ = ".";

@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <fstream>
 #include <sstream>
+#include <tuple>
 
 #include <opencv2/videoio.hpp>
 
@@ -322,7 +323,32 @@ TEST_F(BadOutput, AVideoPathThatIsAFolderExitsWithCantCreate) {
   const RunResult r = run_cvpipe({"run", config_writing("  type: video\n  path: " + dir_ + "\n")});
 
   EXPECT_EQ(r.exit_code, kExitCantCreate) << describe(r);
-  EXPECT_NE(r.err.find("cvpipe: output error: "), std::string::npos) << describe(r);
+  EXPECT_NE(r.err.find("cvpipe: output error: cannot create video " + dir_ + ": it is a folder"), std::string::npos)
+      << describe(r);
+}
+
+// A codec the container cannot hold (FFmpeg's muxer says so) is a config error at the fourcc, not
+// exit 73 once the run has started.
+TEST_F(BadOutput, ACodecTheContainerCannotHoldIsAConfigErrorAtTheFourcc) {
+  for (const auto& [file, fourcc, says] : {std::tuple{"out.mp4", "FFV1", "a MP4 (MPEG-4 Part 14) file cannot hold ffv1"},
+                                           std::tuple{"out.webm", "mp4v", "a WebM file cannot hold mpeg4"}}) {
+    SCOPED_TRACE(file);
+    const RunResult r = run_cvpipe(
+        {"validate", config_writing(std::string("  type: video\n  path: ") + file + "\n  fourcc: " + fourcc + "\n")});
+    EXPECT_EQ(r.exit_code, 78) << describe(r);
+    EXPECT_NE(r.err.find(std::string("pipeline.yaml:12:11: sink.fourcc: ") + says + " video (fourcc " + fourcc + ")"),
+              std::string::npos)
+        << describe(r);
+  }
+}
+
+// OpenCV's writer says on opening that it falls back to another tag for MJPG in MP4; the file is
+// fine, and cvpipe's stderr holds none of OpenCV's lines.
+TEST_F(BadOutput, OpeningTheWriterAddsNoLinesOfOpenCVs) {
+  const RunResult r = run_cvpipe({"run", config_writing("  type: video\n  path: out.mp4\n  fourcc: MJPG\n")});
+  ASSERT_EQ(r.exit_code, 0) << describe(r);
+  EXPECT_EQ(r.err.find("OpenCV"), std::string::npos) << describe(r);
+  EXPECT_EQ(cv::VideoCapture(path("out.mp4"), cv::CAP_FFMPEG).get(cv::CAP_PROP_FRAME_COUNT), 5) << describe(r);
 }
 
 // A folder this user may not write into: exit 73 before a frame is read.

@@ -2,6 +2,8 @@
 #include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
 
+#include <filesystem>
+
 #include "tests/integration/cli_test_util.hpp"
 
 namespace cvpipe {
@@ -225,6 +227,39 @@ TEST_F(ImagesSink, AnyOtherConversionIsAConfigErrorAtThePath) {
                        "pattern has \"%s\""),
             std::string::npos)
       << describe(r);
+}
+
+// Each image format takes its own kinds of image: one that cannot take the chain's frames is a
+// config error, found by validate, not an OpenCV assertion at the first frame (exit 73).
+TEST_F(ImagesSink, AFormatThatCannotHoldTheFramesIsAConfigError) {
+  const std::string colour = "source: {type: synthetic, width: 32, height: 24, frames: 3}\n"
+                             "stages: [{name: a, ops: [{op: identity}]}]\n";
+  const std::string gray = "source: {type: synthetic, width: 32, height: 24, frames: 3}\n"
+                           "stages: [{name: a, ops: [{op: grayscale}]}]\n";
+  const struct {
+    std::string stages, extension, frames;
+  } refused[] = {{colour, "exr", "8UC3"}, {gray, "exr", "8UC1"}, {gray, "ppm", "8UC1"}, {colour, "pgm", "8UC3"}};
+  for (const auto& c : refused) {
+    SCOPED_TRACE(c.extension + " " + c.frames);
+    const std::string config = write("i.yaml", c.stages + "sink: {type: images, path: \"out/%03d." + c.extension + "\"}\n");
+    for (const char* verb : {"validate", "run"}) {
+      const RunResult r = run_cvpipe({verb, config});
+      EXPECT_EQ(r.exit_code, 78) << describe(r);
+      EXPECT_NE(r.err.find("i.yaml:3:7: sink: images cannot write 32x24 " + c.frames + " frames as ." + c.extension +
+                           " images (OpenCV: "),
+                std::string::npos)
+          << describe(r);
+    }
+    EXPECT_FALSE(std::filesystem::exists(path("out"))) << "nothing is written";
+  }
+  // The same formats with the frames they take.
+  for (const auto& [stages, extension] : {std::pair{colour, "ppm"}, std::pair{gray, "pgm"}}) {
+    std::filesystem::remove_all(path("out"));
+    const RunResult r =
+        run_cvpipe({"run", write("i.yaml", stages + "sink: {type: images, path: \"out/%03d." + extension + "\"}\n")});
+    EXPECT_EQ(r.exit_code, 0) << describe(r);
+    EXPECT_EQ(list_dir(path("out")).size(), 3u) << extension;
+  }
 }
 
 }  // namespace
