@@ -132,6 +132,7 @@ class Run {
     source_->interrupt();
   }
   void log_stats(double interval_s);
+  std::string dropped_text() const;
   void write_stats_json();
   void draw_progress(bool last);
   void reload_config();
@@ -412,20 +413,26 @@ void Run::writer_loop() {
   }
 }
 
+// "12 (queue_full=10 too_old=2)": the total and, when there are any, the reasons that happened.
+std::string Run::dropped_text() const {
+  std::string text = std::to_string(stats_.dropped_total());
+  bool any_reason = false;
+  for (std::size_t r = 1; r < static_cast<std::size_t>(DropReason::kCount); ++r)
+    if (const std::uint64_t n = stats_.dropped[r].load()) {
+      text += (any_reason ? " " : " (") + std::string(drop_reason_name(static_cast<DropReason>(r))) + '=' +
+              std::to_string(n);
+      any_reason = true;
+    }
+  if (any_reason) text += ')';
+  return text;
+}
+
 void Run::log_stats(double interval_s) {
   const std::uint64_t read = stats_.read.load(), written = stats_.written.load();
   std::ostringstream line;
   line.setf(std::ios::fixed);
   line.precision(1);
-  line << "stats read=" << read << " written=" << written << " dropped=" << stats_.dropped_total();
-  // By reason, those that happened: dropped=12 (queue_full=10 too_old=2)
-  bool any_reason = false;
-  for (std::size_t r = 1; r < static_cast<std::size_t>(DropReason::kCount); ++r)
-    if (const std::uint64_t n = stats_.dropped[r].load()) {
-      line << (any_reason ? " " : " (") << drop_reason_name(static_cast<DropReason>(r)) << '=' << n;
-      any_reason = true;
-    }
-  if (any_reason) line << ')';
+  line << "stats read=" << read << " written=" << written << " dropped=" << dropped_text();
   if (const std::uint64_t missed = source_->frames_missed()) line << " missed_by_source=" << missed;
   line << " fps_in=" << static_cast<double>(read - last_read_) / interval_s
        << " fps_out=" << static_cast<double>(written - last_written_) / interval_s;
@@ -444,7 +451,10 @@ void Run::log_stats(double interval_s) {
   for (std::size_t s = 0; s < stats_.stages.size(); ++s) {
     const StageStats& st = *stats_.stages[s];
     const std::uint64_t busy = st.busy_ns.load();
-    const double share = static_cast<double>(busy - last_busy_[s]) / (interval_s * 1e9 * std::max(1, st.workers.load()));
+    // A frame's time is counted when it ends, so a long frame puts some of the interval before
+    // into this one: at most 100%, as in --stats-json and /metrics.
+    const double share = std::min(
+        1.0, static_cast<double>(busy - last_busy_[s]) / (interval_s * 1e9 * std::max(1, st.workers.load())));
     last_busy_[s] = busy;
     line << " | " << st.name << " workers=" << (options_.inline_mode ? 0 : st.workers.load()) << " busy=" << share * 100 << "%";
     if (!options_.inline_mode) line << " queue=" << st.queue_depth.load();
@@ -744,7 +754,7 @@ int Run::execute() {
     if (Status s = results_->close(); !s) fatal(kExitCantCreate, "output error: " + s.message());
   const double wall = std::chrono::duration<double>(Clock::now() - started).count();
   log_->info("finished read={} written={} dropped={} wall_s={:.2f} fps={:.1f} exit_code={}", stats_.read.load(),
-             stats_.written.load(), stats_.dropped_total(), wall,
+             stats_.written.load(), dropped_text(), wall,
              wall > 0 ? static_cast<double>(stats_.written.load()) / wall : 0.0, exit_code_);
   print_summary(wall);
   return exit_code_;

@@ -1,5 +1,6 @@
 // The periodic stats for scripts and people: --stats-json appends JSON lines, and a file source
 // on a terminal gets a progress line redrawn in place (plain stats lines otherwise).
+#include <algorithm>
 #include <fstream>
 
 #include "tests/integration/cli_test_util.hpp"
@@ -38,6 +39,37 @@ log: {stats_interval: 0.2}
   EXPECT_EQ(lines.back().integer("frames_read"), s.integer("frames_read"));
   EXPECT_EQ(lines.back().integer("frames_total"), 60);
   EXPECT_EQ(lines.back()["stages"][0].integer("frames_processed"), stage_in(s, "blur").integer("frames_processed"));
+}
+
+// One worker that cannot keep up with its live source: busy all the time, dropping the rest. The
+// busy share of each stats line is at most 100% (a frame's time counts when it ends, so a long one
+// straddles two intervals), and the finished line says why frames were dropped.
+TEST_F(StatsOutput, TheStatsLinesBusyShareIsAtMostAllAndTheFinishedLineGivesDropReasons) {
+  const std::string config = write("pipeline.yaml", R"(source: {type: synthetic, width: 160, height: 120, fps: 200, frames: 400, pace: realtime}
+stages: [{name: slow, ops: [{op: sleep, ms: 7}]}]
+sink: {type: "null"}
+log: {stats_interval: 0.1}
+)");
+  const RunResult r = run_cvpipe({"run", config}, 60s);
+  ASSERT_EQ(r.exit_code, 0) << describe(r);
+  int lines = 0;
+  double highest = 0;
+  for (std::size_t at = r.err.find("busy="); at != std::string::npos; at = r.err.find("busy=", at + 1)) {
+    const double share = std::stod(r.err.substr(at + 5));
+    highest = std::max(highest, share);
+    EXPECT_LE(share, 100.0) << describe(r);
+    ++lines;
+  }
+  EXPECT_GE(lines, 10) << describe(r);
+  EXPECT_GE(highest, 90.0) << "the worker is busy all the time: " << describe(r);
+  const Json s = summary_of(r);
+  ASSERT_GT(s["dropped"].integer("queue_full"), 0) << describe(r);
+  EXPECT_NE(r.err.find("finished read=" + std::to_string(s.integer("frames_read")) + " written=" +
+                       std::to_string(s.integer("frames_written")) + " dropped=" +
+                       std::to_string(s.integer("frames_dropped")) + " (queue_full=" +
+                       std::to_string(s["dropped"].integer("queue_full")) + ")"),
+            std::string::npos)
+      << describe(r);
 }
 
 TEST_F(StatsOutput, AStatsJsonFileThatCannotBeOpenedIsExit73) {
