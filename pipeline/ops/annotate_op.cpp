@@ -1,6 +1,7 @@
-// annotate: writes "#<seq>  <pts as HH:MM:SS.mmm>" onto each frame, in place.
+// annotate: writes "#<seq>  <time as HH:MM:SS.mmm>" onto each frame, in place.
 //
 //   - op: annotate
+//     clock: media            # media: the frame's media time; capture: when capture read it (UTC time of day)
 //     scale: 1.0              # font scale, number in (0, 100]; default 1
 //     thickness: 2            # stroke thickness, integer in [1, 10]; default 2
 //     color: [255, 255, 255]  # [B, G, R], each an integer in [0, 255]; default white
@@ -9,9 +10,13 @@
 //
 // Exactly cv::putText(frame, text, {x, y}, cv::FONT_HERSHEY_SIMPLEX, scale, cv::Scalar(b, g, r),
 // thickness, cv::LINE_AA). On a 1-channel frame OpenCV uses the first component (b) as the gray
-// level. The text uses meta.seq and meta.pts_us (media time), never the capture clock, so a run is
-// reproducible; hours go past 99 rather than wrap, and a negative pts gets a leading '-'.
+// level. By default the text uses meta.seq and meta.pts_us (media time), so a run is reproducible;
+// hours go past 99 rather than wrap, and a negative pts gets a leading '-'. With clock: capture
+// it shows the wall-clock time of day (UTC) at which capture read the frame, as the results
+// file's captured_at does: a live source's timestamp, different on every run.
 #include <opencv2/imgproc.hpp>
+
+#include <time.h>
 
 #include <array>
 #include <charconv>
@@ -40,6 +45,7 @@ class AnnotateOp final : public Op {
     std::array<int, 3> color{255, 255, 255};
     int x = 10;
     int y = 30;
+    bool capture_clock = false;  // clock: capture
   };
   static constexpr bool kInPlace = true;
 
@@ -50,6 +56,7 @@ class AnnotateOp final : public Op {
     p.color = parse_color(r);
     p.x = static_cast<int>(r.integer("x", 10, 0, 65535));
     p.y = static_cast<int>(r.integer("y", 30, 0, 65535));
+    p.capture_clock = r.choice("clock", "media", {"media", "capture"}) == "capture";
     return p;
   }
 
@@ -59,9 +66,8 @@ class AnnotateOp final : public Op {
     return FormatResult::ok(in);
   }
 
-  // The text drawn for a frame.
-  static std::string label(const FrameMeta& meta) {
-    const std::int64_t ms = meta.pts_us / 1000;
+  // The text drawn for a frame: its number and `ms`, a time in milliseconds.
+  static std::string label(const FrameMeta& meta, std::int64_t ms) {
     const std::uint64_t a = ms < 0 ? 0 - static_cast<std::uint64_t>(ms) : static_cast<std::uint64_t>(ms);
     char text[96];
     std::snprintf(text, sizeof text, "#%llu  %s%02llu:%02llu:%02llu.%03llu",
@@ -71,11 +77,25 @@ class AnnotateOp final : public Op {
     return text;
   }
 
-  explicit AnnotateOp(const Params& p) : p_(p) {}
+  explicit AnnotateOp(const Params& p) : p_(p) {
+    // capture_ns is CLOCK_MONOTONIC, the same in every process: this gives the wall clock.
+    timespec real{}, mono{};
+    clock_gettime(CLOCK_REALTIME, &real);
+    clock_gettime(CLOCK_MONOTONIC, &mono);
+    wall_offset_ns_ = (std::int64_t{real.tv_sec} - mono.tv_sec) * 1'000'000'000 + (real.tv_nsec - mono.tv_nsec);
+  }
 
   Status process(const cv::Mat& in, cv::Mat& out, FrameMeta& meta) override {
     if (out.data != in.data) in.copyTo(out);  // the runner passes the same buffer; this is for callers that do not
-    cv::putText(out, label(meta), {p_.x, p_.y}, cv::FONT_HERSHEY_SIMPLEX, p_.scale,
+    std::int64_t ms = meta.pts_us / 1000;
+    if (p_.capture_clock) {
+      constexpr std::int64_t kDayMs = 86'400'000;
+      // Unsigned: capture_ns comes through shared memory, and any value must not overflow.
+      const auto wall_ns = static_cast<std::int64_t>(static_cast<std::uint64_t>(meta.capture_ns) +
+                                                     static_cast<std::uint64_t>(wall_offset_ns_));
+      ms = (wall_ns / 1'000'000 % kDayMs + kDayMs) % kDayMs;
+    }
+    cv::putText(out, label(meta, ms), {p_.x, p_.y}, cv::FONT_HERSHEY_SIMPLEX, p_.scale,
                 cv::Scalar(p_.color[0], p_.color[1], p_.color[2]), p_.thickness, cv::LINE_AA);
     return Status::ok();
   }
@@ -109,11 +129,12 @@ class AnnotateOp final : public Op {
   }
 
   Params p_;
+  std::int64_t wall_offset_ns_ = 0;  // CLOCK_REALTIME - CLOCK_MONOTONIC
 };
 
 }  // namespace
 
-CVPIPE_REGISTER_OP(AnnotateOp, "annotate", "writes the frame number and media time onto frames",
+CVPIPE_REGISTER_OP(AnnotateOp, "annotate", "writes the frame number and media (or capture) time onto frames",
                    "- op: annotate\n  scale: 0.8\n  thickness: 2\n  color: [0, 255, 255]\n  x: 10\n  y: 30")
 
 }  // namespace cvpipe

@@ -1,6 +1,7 @@
 // Each op against OpenCV called directly with the same parameters (bit for bit), and each op's
 // parameter checks. The contract every op shares is in op_conformance_test.cpp.
 #include <gtest/gtest.h>
+#include <time.h>
 
 #include <opencv2/core.hpp>
 #include <opencv2/imgproc.hpp>
@@ -385,6 +386,30 @@ TEST(AnnotateOp, DefaultsMatchPutText) {
   cv::putText(expected, "#7  01:02:03.004", {10, 30}, cv::FONT_HERSHEY_SIMPLEX, 1.0, cv::Scalar(255, 255, 255), 2,
               cv::LINE_AA);
   EXPECT_TRUE(same_pixels(run_op("- op: annotate", kColor, meta), expected));
+}
+
+// clock: capture draws the wall-clock time of day (UTC) at which the frame was captured:
+// capture_ns is CLOCK_MONOTONIC, so the test picks one that falls mid-millisecond on the wall clock
+// at 09:31:00.123 UTC on some day, and expects that.
+TEST(AnnotateOp, WithTheCaptureClockDrawsTheWallClockTimeOfCapture) {
+  timespec real{}, mono{};
+  clock_gettime(CLOCK_REALTIME, &real);
+  clock_gettime(CLOCK_MONOTONIC, &mono);
+  const std::int64_t offset_ns =
+      (std::int64_t{real.tv_sec} - mono.tv_sec) * 1'000'000'000 + (real.tv_nsec - mono.tv_nsec);
+  const std::int64_t wall_ns = (std::int64_t{real.tv_sec} / 86'400 * 86'400 + 9 * 3600 + 31 * 60) * 1'000'000'000 +
+                               123'500'000;  // 09:31:00.1235 UTC today
+  const FrameMeta meta{12, 3'723'004'000, wall_ns - offset_ns};
+  cv::Mat expected = kColor.clone();
+  cv::putText(expected, "#12  09:31:00.123", {10, 30}, cv::FONT_HERSHEY_SIMPLEX, 1.0, cv::Scalar(255, 255, 255), 2,
+              cv::LINE_AA);
+  EXPECT_TRUE(same_pixels(run_op("- op: annotate\n  clock: capture", kColor, meta), expected));
+  // The default stays media time.
+  cv::Mat media = kColor.clone();
+  cv::putText(media, "#12  01:02:03.004", {10, 30}, cv::FONT_HERSHEY_SIMPLEX, 1.0, cv::Scalar(255, 255, 255), 2,
+              cv::LINE_AA);
+  EXPECT_TRUE(same_pixels(run_op("- op: annotate\n  clock: media", kColor, meta), media));
+  expect_one_error("- op: annotate\n  clock: wall", 2, 10, {"media", "capture"});
 }
 
 TEST(AnnotateOp, RejectsAColorComponentAbove255) {
