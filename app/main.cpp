@@ -41,7 +41,8 @@ usage:
       List every op with its parameters, defaults and an example.
 
   --set stages.edges.workers=3    change one value without editing the file (repeatable);
-                                  list items are chosen by index or by their name
+                                  list items are chosen by their name or by index
+                                  (stages.1.workers, or stages[1].workers as errors print it)
 
 exit codes: 0 ok, 64 bad command line, 66 input cannot be opened or read, 69 http.listen taken,
             70 internal error, 73 output cannot be created or written, 78 config error

@@ -56,9 +56,44 @@ YAML::Node load_yaml(const std::string& text, ConfigDiagnostics& diag) {
   }
 }
 
-// Applies one --set override to the document. Path segments select mapping keys, list indices,
-// or list items by their `name` (stages.edges.workers). Records the canonical path so errors
-// about the new value point at the command line.
+// One segment of a --set path: a mapping key, a list item by index or name (`stages.1`,
+// `stages.edges`), or a list index written in brackets (`stages[1]`), as errors print paths.
+struct PathSegment {
+  std::string text;
+  bool bracketed = false;  // [N]: must select an item of a list
+};
+
+// Splits `stages[1].ops.0.ksize` into stages, [1], ops, 0, ksize. Returns "" or what is wrong.
+std::string split_override_path(const std::string& key_path, std::vector<PathSegment>& segments) {
+  const std::string bad = "bad list index in \"" + key_path + "\": ";
+  const std::string hint = " (write stages.1.workers or stages[1].workers)";
+  std::size_t i = 0;
+  while (true) {
+    const std::size_t end = key_path.find_first_of(".[", i);
+    const std::string key = key_path.substr(i, end == std::string::npos ? std::string::npos : end - i);
+    if (key.empty()) return "empty key in \"" + key_path + "\"";
+    segments.push_back({key, false});
+    if (end == std::string::npos) return "";
+    i = end;
+    // Any number of [N] (a list of lists takes two), then "." or the end.
+    while (key_path[i] == '[') {
+      const std::size_t close = key_path.find_first_of("].[", i + 1);
+      if (close == std::string::npos || key_path[close] != ']') return bad + "\"[\" is not closed" + hint;
+      const std::string index = key_path.substr(i + 1, close - i - 1);
+      if (index.empty() || !std::all_of(index.begin(), index.end(), ::isdigit))
+        return bad + "\"[" + index + "]\" is not a number" + hint;
+      segments.push_back({index, true});
+      i = close + 1;
+      if (i == key_path.size()) return "";
+    }
+    if (key_path[i] != '.') return bad + "expected \".\" or \"[\" after \"]\"" + hint;
+    ++i;
+  }
+}
+
+// Applies one --set override to the document. Path segments select mapping keys, list indices
+// (stages.1, stages[1]), or list items by their `name` (stages.edges.workers). Records the
+// canonical path so errors about the new value point at the command line.
 void apply_override(YAML::Node root, const std::string& assignment, ConfigDiagnostics& diag) {
   const std::string origin = "--set " + assignment;
   const auto eq = assignment.find('=');
@@ -75,36 +110,46 @@ void apply_override(YAML::Node root, const std::string& assignment, ConfigDiagno
     diag.add_override_error(origin, "invalid YAML value: " + e.msg);
     return;
   }
-  std::vector<std::string> segments;
-  std::stringstream in(key_path);
-  for (std::string s; std::getline(in, s, '.');) segments.push_back(s);
+  std::vector<PathSegment> segments;
+  if (const std::string error = split_override_path(key_path, segments); !error.empty()) {
+    diag.add_override_error(origin, error);
+    return;
+  }
 
   YAML::Node node = root;
   std::string canonical;
+  const auto here = [&canonical] { return canonical.empty() ? std::string("the document") : canonical; };
   for (std::size_t i = 0; i < segments.size(); ++i) {
-    const std::string& seg = segments[i];
+    const std::string& seg = segments[i].text;
     const bool last = i + 1 == segments.size();
-    if (seg.empty()) {
-      diag.add_override_error(origin, "empty key in \"" + key_path + "\"");
+    if (segments[i].bracketed && !node.IsSequence()) {
+      diag.add_override_error(origin, "[" + seg + "] selects a list item, but " + here() + " is not a list");
       return;
     }
     if (node.IsSequence()) {
+      std::vector<std::string> names;
+      for (std::size_t j = 0; j < node.size(); ++j)
+        if (node[j].IsMap() && node[j]["name"] && node[j]["name"].IsScalar()) names.push_back(node[j]["name"].Scalar());
+      const std::string names_text = names.empty() ? "" : " (names: " + join(names, ", ") + ")";
       std::size_t index = node.size();
       if (std::all_of(seg.begin(), seg.end(), ::isdigit)) {
         const auto [end, ec] = std::from_chars(seg.data(), seg.data() + seg.size(), index);
-        if (ec != std::errc()) index = node.size();
+        if (ec != std::errc() || index >= node.size()) {
+          const std::size_t n = node.size();
+          const std::string count = n == 0   ? "no items"
+                                    : n == 1 ? "1 item, index 0"
+                                             : std::to_string(n) + " items, 0 to " + std::to_string(n - 1);
+          diag.add_override_error(origin, "index " + seg + " is out of range: " + here() + " has " + count + names_text);
+          return;
+        }
       } else {
         for (std::size_t j = 0; j < node.size(); ++j)
           if (node[j].IsMap() && node[j]["name"] && node[j]["name"].IsScalar() && node[j]["name"].Scalar() == seg)
             index = j;
-      }
-      if (index >= node.size()) {
-        std::vector<std::string> names;
-        for (std::size_t j = 0; j < node.size(); ++j)
-          if (node[j].IsMap() && node[j]["name"] && node[j]["name"].IsScalar()) names.push_back(node[j]["name"].Scalar());
-        diag.add_override_error(origin, "no item \"" + seg + "\" in " + (canonical.empty() ? "the document" : canonical) +
-                     (names.empty() ? "" : " (names: " + join(names, ", ") + ")"));
-        return;
+        if (index >= node.size()) {
+          diag.add_override_error(origin, "no item \"" + seg + "\" in " + here() + names_text);
+          return;
+        }
       }
       canonical += "[" + std::to_string(index) + "]";
       if (last) {
@@ -115,7 +160,7 @@ void apply_override(YAML::Node root, const std::string& assignment, ConfigDiagno
       continue;
     }
     if (node.IsDefined() && !node.IsNull() && !node.IsMap()) {
-      diag.add_override_error(origin, (canonical.empty() ? "the document" : canonical) + " is not a mapping");
+      diag.add_override_error(origin, here() + " is not a mapping");
       return;
     }
     canonical += (canonical.empty() ? "" : ".") + seg;

@@ -126,6 +126,46 @@ TEST(PipelineConfig, OverrideOfAnUnknownStageListsTheNames) {
   EXPECT_NE(errors[0].message.find("names: smooth, edges"), std::string::npos);
 }
 
+TEST(PipelineConfig, SetPathsTakeIndicesInBracketsAsErrorsPrintThem) {
+  PipelineConfig c = parse_config_text(kGood, "p.yaml", "", {"stages[1].workers=3", "stages[0].ops[0].ksize=7"});
+  EXPECT_EQ(c.stages[1].workers, 3);
+  EXPECT_NE(c.resolved_yaml.find("ksize: 7"), std::string::npos) << c.resolved_yaml;
+  // Brackets, dotted indices and names select the same item, also mixed.
+  c = parse_config_text(kGood, "p.yaml", "", {"stages.edges.ops[1].low=50", "stages.1.ops.1.high=150"});
+  EXPECT_NE(c.resolved_yaml.find("low: 50"), std::string::npos) << c.resolved_yaml;
+  EXPECT_NE(c.resolved_yaml.find("high: 150"), std::string::npos) << c.resolved_yaml;
+  // A bad value is reported at the path the errors print, against the --set.
+  auto errors = errors_of(kGood, {"stages[1].workers=0"});
+  ASSERT_EQ(errors.size(), 1u);
+  EXPECT_EQ(errors[0].to_string(), "--set stages[1].workers=0: stages[1].workers: expected an integer in [1, 64], got 0");
+}
+
+TEST(PipelineConfig, AMalformedBracketInASetPathIsAnErrorNamingTheSet) {
+  for (const std::string set : {"stages[x].workers=3", "stages[1.workers=3", "stages[1=3", "stages[].workers=3",
+                                "stages[1]workers=3", "stages[-1].workers=3"}) {
+    const auto errors = errors_of(kGood, {set});
+    ASSERT_EQ(errors.size(), 1u) << set;
+    EXPECT_EQ(errors[0].file, "--set " + set);
+    EXPECT_EQ(errors[0].line, 0);
+    EXPECT_NE(errors[0].message.find("stages.1.workers or stages[1].workers"), std::string::npos)
+        << errors[0].to_string();
+  }
+  const auto errors = errors_of(kGood, {"sink[0].type=images"});
+  ASSERT_EQ(errors.size(), 1u);
+  EXPECT_EQ(errors[0].to_string(), "--set sink[0].type=images: [0] selects a list item, but sink is not a list");
+}
+
+TEST(PipelineConfig, AnIndexOutOfRangeInASetSaysHowManyItemsThereAre) {
+  auto errors = errors_of(kGood, {"stages.5.workers=3"});
+  ASSERT_EQ(errors.size(), 1u);
+  EXPECT_EQ(errors[0].to_string(), "--set stages.5.workers=3: index 5 is out of range: stages has 2 items, "
+                                   "0 to 1 (names: smooth, edges)");
+  errors = errors_of(kGood, {"stages[1].ops[2].op=canny"});
+  ASSERT_EQ(errors.size(), 1u);
+  EXPECT_EQ(errors[0].to_string(), "--set stages[1].ops[2].op=canny: index 2 is out of range: stages[1].ops has "
+                                   "2 items, 0 to 1");
+}
+
 TEST(PipelineConfig, ChainThatDoesNotFitIsAConfigErrorAtTheOp) {
   std::string text = kGood;
   text.replace(text.find("      - op: grayscale\n"), 22, "");
