@@ -67,6 +67,9 @@ bool parse_command(int argc, char** argv, Command& cmd, std::string& error) {
       cmd.overrides.push_back(argv[++i]);
     } else if (arg.rfind("--set=", 0) == 0) {
       cmd.overrides.push_back(arg.substr(6));
+    } else if (arg == "--set") {
+      error = "--set needs KEY.PATH=VALUE after it, e.g. --set stages.edges.workers=3";
+      return false;
     } else if (arg == "--stats-json" && cmd.verb == "run" && i + 1 < argc) {
       cmd.stats_json = argv[++i];
     } else if (arg.rfind("--stats-json=", 0) == 0 && cmd.verb == "run") {
