@@ -155,6 +155,13 @@ void ConfigDiagnostics::add(const YAML::Mark& mark, const std::string& path, std
   errors_.push_back(std::move(e));
 }
 
+void ConfigDiagnostics::add_about_object(const YAML::Mark& mark, const std::string& path, std::string_view kind_key,
+                                         std::string message) {
+  const auto kind = overrides_.find(path + "." + std::string(kind_key));
+  if (kind == overrides_.end() || describing_) return add(mark, path, std::move(message));
+  errors_.push_back(ConfigError{kind->second, 0, 0, path, std::move(message)});
+}
+
 bool ConfigDiagnostics::has_errors_under(std::string_view path) const {
   return std::any_of(errors_.begin(), errors_.end(), [path](const ConfigError& e) {
     const std::string_view p = e.path;

@@ -54,6 +54,11 @@ class ConfigDiagnostics {
   explicit ConfigDiagnostics(std::string file) : file_(std::move(file)) {}
 
   void add(const YAML::Mark& mark, const std::string& path, std::string message);
+  // An error about the object at `path` as a whole (an op, the sink), whose kind its key
+  // `kind_key` names (`op`, `type`). As add(), and when a --set gave that key the error names the
+  // --set too: the file's line holds an object of another kind.
+  void add_about_object(const YAML::Mark& mark, const std::string& path, std::string_view kind_key,
+                        std::string message);
   void add_override(std::string canonical_path, std::string origin);  // origin: "--set a.b=3"
   // An error in a command-line override itself (it names the --set, not the file).
   void add_override_error(const std::string& origin, std::string message);

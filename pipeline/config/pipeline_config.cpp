@@ -436,7 +436,10 @@ bool check_chain(PipelineConfig& config, FrameFormat format, std::size_t ops, bo
       if (followed++ == ops) return true;
       const FormatResult r = op.spec.output_format(format);
       if (!r.error.empty()) {
-        diag.add(op.mark, op.path, op.spec.name + " cannot take " + format.describe() + ": " + r.error);
+        // Ops say what they expect and the format they got; one that does not name it is told.
+        const bool names_format = r.error.find(format.describe()) != std::string::npos;
+        diag.add_about_object(op.mark, op.path, "op",
+                              names_format ? r.error : op.spec.name + " cannot take " + format.describe() + ": " + r.error);
         return false;
       }
       format = r.format;
@@ -448,7 +451,7 @@ bool check_chain(PipelineConfig& config, FrameFormat format, std::size_t ops, bo
   config.output_format = format;
   if (check_sink) {
     if (const std::string why = config.sink.check_format(format); !why.empty()) {
-      diag.add(config.sink_mark, "sink", config.sink.type + " " + why);
+      diag.add_about_object(config.sink_mark, "sink", "type", config.sink.type + " " + why);
       return false;
     }
   }
@@ -477,6 +480,35 @@ void check_chain_despite_errors(PipelineConfig& config, const ParseState& state,
   std::size_t largest = 0;
   bool second_buffer = false;
   (void)check_chain(config, source->format(), ops, every_op && state.sink_ok, diag, largest, second_buffer);
+}
+
+// resolve(), its errors reported through `diag`: the document's, which knows the --set
+// overrides, so that an error at what a --set gave names it.
+std::unique_ptr<Source> resolve_into(PipelineConfig& config, ConfigDiagnostics& diag) {
+  std::unique_ptr<Source> source = config.source.open();
+  config.source_format = source->format();
+  config.fps = source->fps();
+  config.frame_count = source->frame_count();
+
+  std::size_t largest = 0;
+  bool second_buffer = false;
+  const bool chain_ok =
+      check_chain(config, config.source_format, std::numeric_limits<std::size_t>::max(), true, diag, largest,
+                  second_buffer);
+  // The segment must fit in memory with room to spare (it is memory, not disk).
+  const double segment = static_cast<double>(config.slots) * (second_buffer ? 2 : 1) * static_cast<double>(largest);
+  const double physical = static_cast<double>(sysconf(_SC_PHYS_PAGES)) * static_cast<double>(sysconf(_SC_PAGE_SIZE));
+  if (chain_ok && physical > 0 && segment > physical / 2) {
+    char text[200];
+    std::snprintf(text, sizeof text, "%d slots of %.1f MiB frames need %.1f GiB of shared memory, more than half of "
+                  "this machine's %.1f GiB; use fewer slots", config.slots, static_cast<double>(largest) / 1048576.0,
+                  segment / 1073741824.0, physical / 1073741824.0);
+    diag.add(config.slots_mark, "buffers.slots", text);
+  }
+  if (!diag.ok()) throw ConfigException(diag.sorted());
+  config.frame_bytes = largest;
+  config.buffers_per_slot = second_buffer ? 2 : 1;
+  return source;
 }
 
 }  // namespace
@@ -509,7 +541,7 @@ std::unique_ptr<Source> parse_and_resolve(const std::string& text, const std::st
     throw ConfigException(diag.sorted());
   }
   if (parsed) parsed(config);
-  return resolve(config);
+  return resolve_into(config, diag);
 }
 
 std::unique_ptr<Source> load_and_resolve(const std::string& path, const std::vector<std::string>& overrides,
@@ -524,31 +556,8 @@ std::unique_ptr<Source> load_and_resolve(const std::string& path, const std::vec
 std::string config_base_dir(const std::string& file) { return std::filesystem::path(file).parent_path().string(); }
 
 std::unique_ptr<Source> resolve(PipelineConfig& config) {
-  std::unique_ptr<Source> source = config.source.open();
-  config.source_format = source->format();
-  config.fps = source->fps();
-  config.frame_count = source->frame_count();
-
   ConfigDiagnostics diag(config.file);
-  std::size_t largest = 0;
-  bool second_buffer = false;
-  const bool chain_ok =
-      check_chain(config, config.source_format, std::numeric_limits<std::size_t>::max(), true, diag, largest,
-                  second_buffer);
-  // The segment must fit in memory with room to spare (it is memory, not disk).
-  const double segment = static_cast<double>(config.slots) * (second_buffer ? 2 : 1) * static_cast<double>(largest);
-  const double physical = static_cast<double>(sysconf(_SC_PHYS_PAGES)) * static_cast<double>(sysconf(_SC_PAGE_SIZE));
-  if (chain_ok && physical > 0 && segment > physical / 2) {
-    char text[200];
-    std::snprintf(text, sizeof text, "%d slots of %.1f MiB frames need %.1f GiB of shared memory, more than half of "
-                  "this machine's %.1f GiB; use fewer slots", config.slots, static_cast<double>(largest) / 1048576.0,
-                  segment / 1073741824.0, physical / 1073741824.0);
-    diag.add(config.slots_mark, "buffers.slots", text);
-  }
-  if (!diag.ok()) throw ConfigException(diag.sorted());
-  config.frame_bytes = largest;
-  config.buffers_per_slot = second_buffer ? 2 : 1;
-  return source;
+  return resolve_into(config, diag);
 }
 
 std::vector<OpEntry> parse_stage_ops(const std::string& resolved_yaml, std::size_t index, const std::string& base_dir) {

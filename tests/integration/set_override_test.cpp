@@ -108,6 +108,17 @@ TEST_F(SetOverride, AValueOfTheWrongTypeIsAConfigError) {
   expect_config_error_naming(r, "stages.edges.ops.1.low=lots");
 }
 
+TEST_F(SetOverride, AnOpThatCannotTakeItsInputNamesTheSetThatMadeIt) {
+  const RunResult r = run_cvpipe({"validate", config_, "--set", "stages.edges.ops.0.op=canny"});
+
+  expect_config_error_naming(r, "stages.edges.ops.0.op=canny");
+  EXPECT_NE(r.err.find("--set stages.edges.ops.0.op=canny: stages[1].ops[0]: canny expects 8-bit 1-channel input "
+                       "(add a grayscale op before it), got 160x120 8UC3\n"),
+            std::string::npos)
+      << describe(r);
+  EXPECT_EQ(r.err.find("pipeline.yaml:"), std::string::npos) << "blamed on the file\n" << describe(r);
+}
+
 TEST_F(SetOverride, WithoutAnEqualsSignIsAConfigError) {
   const RunResult r = run_cvpipe({"validate", config_, "--set", "stages.blur.workers"});
 

@@ -173,7 +173,45 @@ TEST(PipelineConfig, ChainThatDoesNotFitIsAConfigErrorAtTheOp) {
   ASSERT_EQ(errors.size(), 1u);
   EXPECT_EQ(errors[0].path, "stages[1].ops[0]");
   EXPECT_EQ(errors[0].line, 14);
-  EXPECT_NE(errors[0].message.find("canny cannot take 64x48 8UC3"), std::string::npos);
+  // The format it got, once.
+  EXPECT_EQ(errors[0].message, "canny expects 8-bit 1-channel input (add a grayscale op before it), got 64x48 8UC3");
+}
+
+TEST(PipelineConfig, AChainErrorAtAnOpThatASetReplacedNamesTheSet) {
+  // In the file stages[1].ops[0] is a grayscale: its line does not hold the canny.
+  const std::string expected = "stages[1].ops[0]: canny expects 8-bit 1-channel input (add a grayscale op before "
+                               "it), got 64x48 8UC3";
+  auto errors = errors_of(kGood, {"stages.edges.ops.0.op=canny"});
+  ASSERT_EQ(errors.size(), 1u);
+  EXPECT_EQ(errors[0].to_string(), "--set stages.edges.ops.0.op=canny: " + expected);
+  // The same when the chain is followed despite other errors.
+  errors = errors_of(kGood, {"stages[1].ops[0].op=canny", "log.levle=debug"});
+  ASSERT_EQ(errors.size(), 2u);
+  EXPECT_EQ(errors[1].to_string(), "--set stages[1].ops[0].op=canny: " + expected);
+  // An op, or a list of ops, given whole.
+  errors = errors_of(kGood, {"stages.edges.ops.0={op: canny}"});
+  ASSERT_EQ(errors.size(), 1u);
+  EXPECT_EQ(errors[0].file, "--set stages.edges.ops.0={op: canny}");
+  errors = errors_of(kGood, {"stages.edges.ops=[{op: canny}]"});
+  ASSERT_EQ(errors.size(), 1u);
+  EXPECT_EQ(errors[0].file, "--set stages.edges.ops=[{op: canny}]");
+  // A parameter given by --set leaves the op where the file has it.
+  std::string text = kGood;
+  text.replace(text.find("      - op: grayscale\n"), 22, "");
+  errors = errors_of(text, {"stages.edges.ops.0.low=10"});
+  ASSERT_EQ(errors.size(), 1u);
+  EXPECT_EQ(errors[0].file, "p.yaml");
+  EXPECT_EQ(errors[0].line, 14);
+}
+
+TEST(PipelineConfig, ASinkErrorAfterASetGaveTheSinksTypeNamesTheSet) {
+  std::string text = kGood;
+  const std::string blur = "      - op: gaussian_blur\n        ksize: 3\n";
+  text.replace(text.find(blur), blur.size(), "      - op: resize\n        width: 1\n        height: 1\n");
+  auto errors = errors_of(text, {"sink.type=video", "sink.path=x.mp4"});
+  ASSERT_EQ(errors.size(), 1u);
+  EXPECT_EQ(errors[0].file, "--set sink.type=video") << errors[0].to_string();
+  EXPECT_EQ(errors[0].path, "sink");
 }
 
 TEST(PipelineConfig, AChainThatDoesNotFitIsReportedWithTheOtherErrors) {
@@ -184,7 +222,7 @@ TEST(PipelineConfig, AChainThatDoesNotFitIsReportedWithTheOtherErrors) {
   ASSERT_EQ(errors.size(), 3u);
   EXPECT_EQ(errors[0].path, "stages[0].workers");
   EXPECT_EQ(errors[1].path, "stages[1].ops[0]");
-  EXPECT_NE(errors[1].message.find("canny cannot take 64x48 8UC3"), std::string::npos);
+  EXPECT_NE(errors[1].message.find("canny expects 8-bit 1-channel input (add a grayscale op before it), got 64x48 8UC3"), std::string::npos);
   EXPECT_EQ(errors[2].path, "log.levle");
 }
 
@@ -206,7 +244,7 @@ TEST(PipelineConfig, AnOpBeforeOneWithABadParameterIsCheckedInTheSameRun) {
   const auto errors = errors_of(text);
   ASSERT_EQ(errors.size(), 2u);
   EXPECT_EQ(errors[0].path, "stages[1].ops[0]");
-  EXPECT_NE(errors[0].message.find("canny cannot take 64x48 8UC3"), std::string::npos) << errors[0].to_string();
+  EXPECT_NE(errors[0].message.find("canny expects 8-bit 1-channel input (add a grayscale op before it), got 64x48 8UC3"), std::string::npos) << errors[0].to_string();
   EXPECT_EQ(errors[1].path, "stages[1].ops[1].ksize");
 }
 
@@ -221,7 +259,7 @@ sink: {type: null}
 )");
   ASSERT_EQ(errors.size(), 3u);
   EXPECT_EQ(errors[0].path, "stages[0].ops[0]");
-  EXPECT_NE(errors[0].message.find("canny cannot take 64x48 8UC3"), std::string::npos) << errors[0].to_string();
+  EXPECT_NE(errors[0].message.find("canny expects 8-bit 1-channel input (add a grayscale op before it), got 64x48 8UC3"), std::string::npos) << errors[0].to_string();
   EXPECT_EQ(errors[1].path, "stages[0].ops[1].ksize");
   EXPECT_EQ(errors[2].path, "stages[1].ops[0].type");
 
