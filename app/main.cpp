@@ -20,6 +20,7 @@
 #include "pipeline/runtime/daemon.hpp"
 #include "pipeline/runtime/io_module.hpp"
 #include "pipeline/runtime/logging.hpp"
+#include "pipeline/runtime/segment.hpp"
 #include "pipeline/runtime/worker.hpp"
 
 namespace {
@@ -138,11 +139,12 @@ int run_or_validate(const Command& cmd) {
   std::unique_ptr<Source> source = load_and_resolve(cmd.config, cmd.overrides, config,
                                                     [](const PipelineConfig& c) { init_logging(c.log_level); });
   if (cmd.verb == "validate") {
-    std::size_t frame_bytes = config.frame_bytes;
-    std::printf("%s: ok: %s %s -> %zu stage%s -> %s %s; %d slots of %zu bytes x %d buffers\n", cmd.config.c_str(),
+    // The frame buffers as the run's start-up log gives them (a page multiple).
+    std::printf("%s: ok: %s %s -> %zu stage%s -> %s %s; %d slots x %d buffer%s x %zu B frames\n", cmd.config.c_str(),
                 config.source.description.c_str(), config.source_format.describe().c_str(), config.stages.size(),
                 config.stages.size() == 1 ? "" : "s", config.sink.description.c_str(),
-                config.output_format.describe().c_str(), config.slots, frame_bytes, config.buffers_per_slot);
+                config.output_format.describe().c_str(), config.slots, config.buffers_per_slot,
+                config.buffers_per_slot == 1 ? "" : "s", Segment::buffer_bytes_for(config.frame_bytes));
     return kExitOk;
   }
   RunOptions options;
