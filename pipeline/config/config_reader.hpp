@@ -201,6 +201,9 @@ class ConfigReader {
 // string, while `~` and an empty value are null (yaml-cpp reads them all as null). Throws
 // YAML::Exception.
 YAML::Node load_yaml_document(const std::string& text);
+// Where a second YAML document in `text` starts (its `---`), which load_yaml_document() does
+// not read; nullopt when there is none. Never throws: what follows that `---` does not matter.
+std::optional<YAML::Mark> second_document_start(const std::string& text);
 
 // Text utilities shared by readers and the CLI.
 // "at line 4, column 9" (1-based), for messages that point at a second place.

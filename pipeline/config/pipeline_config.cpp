@@ -47,9 +47,13 @@ std::string join(const std::vector<std::string>& words, std::string_view sep) {
   return out;
 }
 
+// The document, or undefined when it is not YAML. A second document is an error, not ignored.
 YAML::Node load_yaml(const std::string& text, ConfigDiagnostics& diag) {
   try {
-    return load_yaml_document(text);
+    YAML::Node root = load_yaml_document(text);
+    if (const auto second = second_document_start(text))
+      diag.add(*second, "", "a config file holds one YAML document; a second one starts here");
+    return root;
   } catch (const YAML::Exception& e) {
     diag.add(e.mark, "", "invalid YAML: " + e.msg);
     return YAML::Node(YAML::NodeType::Undefined);
@@ -410,7 +414,7 @@ PipelineConfig parse_text(const std::string& text, const std::string& base_dir, 
                           ConfigDiagnostics& diag, ParseState& state) {
   diag.set_base_dir(base_dir);
   YAML::Node root = load_yaml(text, diag);
-  if (diag.ok()) {
+  if (root.IsDefined()) {
     if (!overrides.empty() && (!root.IsDefined() || root.IsNull())) root = YAML::Node(YAML::NodeType::Map);
     // A bad override is reported and skipped; the rest of the document is still checked.
     for (const auto& o : overrides) apply_override(root, o, diag);

@@ -303,6 +303,26 @@ sink:
   EXPECT_NE(e.find(path("no-such-clip.mkv")), std::string::npos) << "names the resolved path: " << e;
 }
 
+TEST_F(Validate, ReportsASecondYamlDocumentInsteadOfIgnoringIt) {
+  const RunResult r = validate_bad(R"(source:
+  type: file
+  path: clip.mkv
+stages:
+  - name: smooth
+    ops:
+      - op: gaussian_blur
+sink:
+  type: video
+  path: out/result.mp4
+---
+stages:
+  - name: edges
+    ops:
+      - op: canny
+)");
+  EXPECT_EQ(error_at(r, 11, 1), "a config file holds one YAML document; a second one starts here") << describe(r);
+}
+
 TEST_F(Validate, ReportsEveryErrorAtOnceSortedByLine) {
   const RunResult r = validate_bad(R"(source:
   type: synthetic

@@ -320,6 +320,24 @@ TEST(PipelineConfig, InvalidYamlGivesItsPosition) {
   EXPECT_NE(errors[0].message.find("invalid YAML"), std::string::npos);
 }
 
+TEST(PipelineConfig, ASecondYamlDocumentIsAnErrorWhereItStarts) {
+  const std::string second = "---\nsink:\n  type: video\n";
+  auto errors = errors_of(kGood + second);
+  ASSERT_EQ(errors.size(), 1u);
+  EXPECT_EQ(errors[0].to_string(), "p.yaml:18:1: a config file holds one YAML document; a second one starts here");
+  // The first is still checked, with the --set applied; so is a bare "---" at the end, a document too.
+  errors = errors_of(kGood + std::string("---\n"), {"stages.edges.workers=0"});
+  ASSERT_EQ(errors.size(), 2u);
+  EXPECT_EQ(errors[0].line, 18);
+  EXPECT_EQ(errors[1].file, "--set stages.edges.workers=0");
+  // Invalid YAML after the second start changes nothing.
+  errors = errors_of(kGood + std::string("---\nsink: [\n"));
+  ASSERT_EQ(errors.size(), 1u);
+  EXPECT_EQ(errors[0].line, 18);
+  // One document, started or ended explicitly, is fine.
+  EXPECT_TRUE(errors_of("---\n" + std::string(kGood) + "...\n").empty());
+}
+
 TEST(PipelineConfig, WorkersReadTheirStageFromTheResolvedDocument) {
   PipelineConfig c = parse_config_text(kGood, "p.yaml", "", {});
   auto ops = parse_stage_ops(c.resolved_yaml, 1);
