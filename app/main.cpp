@@ -20,6 +20,7 @@
 #include "pipeline/runtime/daemon.hpp"
 #include "pipeline/runtime/io_module.hpp"
 #include "pipeline/runtime/logging.hpp"
+#include "pipeline/runtime/segment.hpp"
 #include "pipeline/runtime/worker.hpp"
 
 namespace {
@@ -41,7 +42,8 @@ usage:
       List every op with its parameters, defaults and an example.
 
   --set stages.edges.workers=3    change one value without editing the file (repeatable);
-                                  list items are chosen by index or by their name
+                                  list items are chosen by their name or by index
+                                  (stages.1.workers, or stages[1].workers as errors print it)
 
 exit codes: 0 ok, 64 bad command line, 66 input cannot be opened or read, 69 http.listen taken,
             70 internal error, 73 output cannot be created or written, 78 config error
@@ -66,6 +68,9 @@ bool parse_command(int argc, char** argv, Command& cmd, std::string& error) {
       cmd.overrides.push_back(argv[++i]);
     } else if (arg.rfind("--set=", 0) == 0) {
       cmd.overrides.push_back(arg.substr(6));
+    } else if (arg == "--set") {
+      error = "--set needs KEY.PATH=VALUE after it, e.g. --set stages.edges.workers=3";
+      return false;
     } else if (arg == "--stats-json" && cmd.verb == "run" && i + 1 < argc) {
       cmd.stats_json = argv[++i];
     } else if (arg.rfind("--stats-json=", 0) == 0 && cmd.verb == "run") {
@@ -134,11 +139,12 @@ int run_or_validate(const Command& cmd) {
   std::unique_ptr<Source> source = load_and_resolve(cmd.config, cmd.overrides, config,
                                                     [](const PipelineConfig& c) { init_logging(c.log_level); });
   if (cmd.verb == "validate") {
-    std::size_t frame_bytes = config.frame_bytes;
-    std::printf("%s: ok: %s %s -> %zu stage%s -> %s %s; %d slots of %zu bytes x %d buffers\n", cmd.config.c_str(),
+    // The frame buffers as the run's start-up log gives them (a page multiple).
+    std::printf("%s: ok: %s %s -> %zu stage%s -> %s %s; %d slots x %d buffer%s x %zu B frames\n", cmd.config.c_str(),
                 config.source.description.c_str(), config.source_format.describe().c_str(), config.stages.size(),
                 config.stages.size() == 1 ? "" : "s", config.sink.description.c_str(),
-                config.output_format.describe().c_str(), config.slots, frame_bytes, config.buffers_per_slot);
+                config.output_format.describe().c_str(), config.slots, config.buffers_per_slot,
+                config.buffers_per_slot == 1 ? "" : "s", Segment::buffer_bytes_for(config.frame_bytes));
     return kExitOk;
   }
   RunOptions options;

@@ -1,5 +1,7 @@
 #include "pipeline/config/config_reader.hpp"
 
+#include <yaml-cpp/eventhandler.h>
+
 #include <algorithm>
 #include <cerrno>
 #include <charconv>
@@ -100,6 +102,21 @@ void keep_null_words(YAML::Node n, std::string_view text) {
     for (auto item : n) keep_null_words(item, text);
 }
 
+// Records where each document starts; ignores everything else.
+class DocumentStarts final : public YAML::EventHandler {
+ public:
+  std::vector<YAML::Mark> starts;
+  void OnDocumentStart(const YAML::Mark& mark) override { starts.push_back(mark); }
+  void OnDocumentEnd() override {}
+  void OnNull(const YAML::Mark&, YAML::anchor_t) override {}
+  void OnAlias(const YAML::Mark&, YAML::anchor_t) override {}
+  void OnScalar(const YAML::Mark&, const std::string&, YAML::anchor_t, const std::string&) override {}
+  void OnSequenceStart(const YAML::Mark&, const std::string&, YAML::anchor_t, YAML::EmitterStyle::value) override {}
+  void OnSequenceEnd() override {}
+  void OnMapStart(const YAML::Mark&, const std::string&, YAML::anchor_t, YAML::EmitterStyle::value) override {}
+  void OnMapEnd() override {}
+};
+
 std::string join(std::initializer_list<std::string_view> words, std::string_view sep) {
   std::string out;
   for (auto w : words) {
@@ -123,6 +140,20 @@ YAML::Node load_yaml_document(const std::string& text) {
   if (body.substr(0, bom.size()) == bom) body.remove_prefix(bom.size());
   keep_null_words(root, body);
   return root;
+}
+
+std::optional<YAML::Mark> second_document_start(const std::string& text) {
+  std::istringstream in(text);
+  YAML::Parser parser(in);
+  DocumentStarts handler;
+  try {
+    while (handler.starts.size() < 2 && parser.HandleNextDocument(handler)) {
+    }
+  } catch (const YAML::Exception&) {
+    // Past the second start (the first document parsed before this): it is reported as such.
+  }
+  if (handler.starts.size() < 2) return std::nullopt;
+  return handler.starts[1];
 }
 
 std::string ConfigError::to_string() const {
@@ -153,6 +184,13 @@ void ConfigDiagnostics::add(const YAML::Mark& mark, const std::string& path, std
     e.column = mark.column + 1;
   }
   errors_.push_back(std::move(e));
+}
+
+void ConfigDiagnostics::add_about_object(const YAML::Mark& mark, const std::string& path, std::string_view kind_key,
+                                         std::string message) {
+  const auto kind = overrides_.find(path + "." + std::string(kind_key));
+  if (kind == overrides_.end() || describing_) return add(mark, path, std::move(message));
+  errors_.push_back(ConfigError{kind->second, 0, 0, path, std::move(message)});
 }
 
 bool ConfigDiagnostics::has_errors_under(std::string_view path) const {

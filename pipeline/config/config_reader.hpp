@@ -54,6 +54,11 @@ class ConfigDiagnostics {
   explicit ConfigDiagnostics(std::string file) : file_(std::move(file)) {}
 
   void add(const YAML::Mark& mark, const std::string& path, std::string message);
+  // An error about the object at `path` as a whole (an op, the sink), whose kind its key
+  // `kind_key` names (`op`, `type`). As add(), and when a --set gave that key the error names the
+  // --set too: the file's line holds an object of another kind.
+  void add_about_object(const YAML::Mark& mark, const std::string& path, std::string_view kind_key,
+                        std::string message);
   void add_override(std::string canonical_path, std::string origin);  // origin: "--set a.b=3"
   // An error in a command-line override itself (it names the --set, not the file).
   void add_override_error(const std::string& origin, std::string message);
@@ -196,6 +201,9 @@ class ConfigReader {
 // string, while `~` and an empty value are null (yaml-cpp reads them all as null). Throws
 // YAML::Exception.
 YAML::Node load_yaml_document(const std::string& text);
+// Where a second YAML document in `text` starts (its `---`), which load_yaml_document() does
+// not read; nullopt when there is none. Never throws: what follows that `---` does not matter.
+std::optional<YAML::Mark> second_document_start(const std::string& text);
 
 // Text utilities shared by readers and the CLI.
 // "at line 4, column 9" (1-based), for messages that point at a second place.

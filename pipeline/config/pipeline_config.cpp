@@ -47,18 +47,57 @@ std::string join(const std::vector<std::string>& words, std::string_view sep) {
   return out;
 }
 
+// The document, or undefined when it is not YAML. A second document is an error, not ignored.
 YAML::Node load_yaml(const std::string& text, ConfigDiagnostics& diag) {
   try {
-    return load_yaml_document(text);
+    YAML::Node root = load_yaml_document(text);
+    if (const auto second = second_document_start(text))
+      diag.add(*second, "", "a config file holds one YAML document; a second one starts here");
+    return root;
   } catch (const YAML::Exception& e) {
     diag.add(e.mark, "", "invalid YAML: " + e.msg);
     return YAML::Node(YAML::NodeType::Undefined);
   }
 }
 
-// Applies one --set override to the document. Path segments select mapping keys, list indices,
-// or list items by their `name` (stages.edges.workers). Records the canonical path so errors
-// about the new value point at the command line.
+// One segment of a --set path: a mapping key, a list item by index or name (`stages.1`,
+// `stages.edges`), or a list index written in brackets (`stages[1]`), as errors print paths.
+struct PathSegment {
+  std::string text;
+  bool bracketed = false;  // [N]: must select an item of a list
+};
+
+// Splits `stages[1].ops.0.ksize` into stages, [1], ops, 0, ksize. Returns "" or what is wrong.
+std::string split_override_path(const std::string& key_path, std::vector<PathSegment>& segments) {
+  const std::string bad = "bad list index in \"" + key_path + "\": ";
+  const std::string hint = " (write stages.1.workers or stages[1].workers)";
+  std::size_t i = 0;
+  while (true) {
+    const std::size_t end = key_path.find_first_of(".[", i);
+    const std::string key = key_path.substr(i, end == std::string::npos ? std::string::npos : end - i);
+    if (key.empty()) return "empty key in \"" + key_path + "\"";
+    segments.push_back({key, false});
+    if (end == std::string::npos) return "";
+    i = end;
+    // Any number of [N] (a list of lists takes two), then "." or the end.
+    while (key_path[i] == '[') {
+      const std::size_t close = key_path.find_first_of("].[", i + 1);
+      if (close == std::string::npos || key_path[close] != ']') return bad + "\"[\" is not closed" + hint;
+      const std::string index = key_path.substr(i + 1, close - i - 1);
+      if (index.empty() || !std::all_of(index.begin(), index.end(), ::isdigit))
+        return bad + "\"[" + index + "]\" is not a number" + hint;
+      segments.push_back({index, true});
+      i = close + 1;
+      if (i == key_path.size()) return "";
+    }
+    if (key_path[i] != '.') return bad + "expected \".\" or \"[\" after \"]\"" + hint;
+    ++i;
+  }
+}
+
+// Applies one --set override to the document. Path segments select mapping keys, list indices
+// (stages.1, stages[1]), or list items by their `name` (stages.edges.workers). Records the
+// canonical path so errors about the new value point at the command line.
 void apply_override(YAML::Node root, const std::string& assignment, ConfigDiagnostics& diag) {
   const std::string origin = "--set " + assignment;
   const auto eq = assignment.find('=');
@@ -75,36 +114,46 @@ void apply_override(YAML::Node root, const std::string& assignment, ConfigDiagno
     diag.add_override_error(origin, "invalid YAML value: " + e.msg);
     return;
   }
-  std::vector<std::string> segments;
-  std::stringstream in(key_path);
-  for (std::string s; std::getline(in, s, '.');) segments.push_back(s);
+  std::vector<PathSegment> segments;
+  if (const std::string error = split_override_path(key_path, segments); !error.empty()) {
+    diag.add_override_error(origin, error);
+    return;
+  }
 
   YAML::Node node = root;
   std::string canonical;
+  const auto here = [&canonical] { return canonical.empty() ? std::string("the document") : canonical; };
   for (std::size_t i = 0; i < segments.size(); ++i) {
-    const std::string& seg = segments[i];
+    const std::string& seg = segments[i].text;
     const bool last = i + 1 == segments.size();
-    if (seg.empty()) {
-      diag.add_override_error(origin, "empty key in \"" + key_path + "\"");
+    if (segments[i].bracketed && !node.IsSequence()) {
+      diag.add_override_error(origin, "[" + seg + "] selects a list item, but " + here() + " is not a list");
       return;
     }
     if (node.IsSequence()) {
+      std::vector<std::string> names;
+      for (std::size_t j = 0; j < node.size(); ++j)
+        if (node[j].IsMap() && node[j]["name"] && node[j]["name"].IsScalar()) names.push_back(node[j]["name"].Scalar());
+      const std::string names_text = names.empty() ? "" : " (names: " + join(names, ", ") + ")";
       std::size_t index = node.size();
       if (std::all_of(seg.begin(), seg.end(), ::isdigit)) {
         const auto [end, ec] = std::from_chars(seg.data(), seg.data() + seg.size(), index);
-        if (ec != std::errc()) index = node.size();
+        if (ec != std::errc() || index >= node.size()) {
+          const std::size_t n = node.size();
+          const std::string count = n == 0   ? "no items"
+                                    : n == 1 ? "1 item, index 0"
+                                             : std::to_string(n) + " items, 0 to " + std::to_string(n - 1);
+          diag.add_override_error(origin, "index " + seg + " is out of range: " + here() + " has " + count + names_text);
+          return;
+        }
       } else {
         for (std::size_t j = 0; j < node.size(); ++j)
           if (node[j].IsMap() && node[j]["name"] && node[j]["name"].IsScalar() && node[j]["name"].Scalar() == seg)
             index = j;
-      }
-      if (index >= node.size()) {
-        std::vector<std::string> names;
-        for (std::size_t j = 0; j < node.size(); ++j)
-          if (node[j].IsMap() && node[j]["name"] && node[j]["name"].IsScalar()) names.push_back(node[j]["name"].Scalar());
-        diag.add_override_error(origin, "no item \"" + seg + "\" in " + (canonical.empty() ? "the document" : canonical) +
-                     (names.empty() ? "" : " (names: " + join(names, ", ") + ")"));
-        return;
+        if (index >= node.size()) {
+          diag.add_override_error(origin, "no item \"" + seg + "\" in " + here() + names_text);
+          return;
+        }
       }
       canonical += "[" + std::to_string(index) + "]";
       if (last) {
@@ -115,7 +164,7 @@ void apply_override(YAML::Node root, const std::string& assignment, ConfigDiagno
       continue;
     }
     if (node.IsDefined() && !node.IsNull() && !node.IsMap()) {
-      diag.add_override_error(origin, (canonical.empty() ? "the document" : canonical) + " is not a mapping");
+      diag.add_override_error(origin, here() + " is not a mapping");
       return;
     }
     canonical += (canonical.empty() ? "" : ".") + seg;
@@ -365,7 +414,7 @@ PipelineConfig parse_text(const std::string& text, const std::string& base_dir, 
                           ConfigDiagnostics& diag, ParseState& state) {
   diag.set_base_dir(base_dir);
   YAML::Node root = load_yaml(text, diag);
-  if (diag.ok()) {
+  if (root.IsDefined()) {
     if (!overrides.empty() && (!root.IsDefined() || root.IsNull())) root = YAML::Node(YAML::NodeType::Map);
     // A bad override is reported and skipped; the rest of the document is still checked.
     for (const auto& o : overrides) apply_override(root, o, diag);
@@ -391,7 +440,10 @@ bool check_chain(PipelineConfig& config, FrameFormat format, std::size_t ops, bo
       if (followed++ == ops) return true;
       const FormatResult r = op.spec.output_format(format);
       if (!r.error.empty()) {
-        diag.add(op.mark, op.path, op.spec.name + " cannot take " + format.describe() + ": " + r.error);
+        // Ops say what they expect and the format they got; one that does not name it is told.
+        const bool names_format = r.error.find(format.describe()) != std::string::npos;
+        diag.add_about_object(op.mark, op.path, "op",
+                              names_format ? r.error : op.spec.name + " cannot take " + format.describe() + ": " + r.error);
         return false;
       }
       format = r.format;
@@ -403,7 +455,7 @@ bool check_chain(PipelineConfig& config, FrameFormat format, std::size_t ops, bo
   config.output_format = format;
   if (check_sink) {
     if (const std::string why = config.sink.check_format(format); !why.empty()) {
-      diag.add(config.sink_mark, "sink", config.sink.type + " " + why);
+      diag.add_about_object(config.sink_mark, "sink", "type", config.sink.type + " " + why);
       return false;
     }
   }
@@ -432,6 +484,35 @@ void check_chain_despite_errors(PipelineConfig& config, const ParseState& state,
   std::size_t largest = 0;
   bool second_buffer = false;
   (void)check_chain(config, source->format(), ops, every_op && state.sink_ok, diag, largest, second_buffer);
+}
+
+// resolve(), its errors reported through `diag`: the document's, which knows the --set
+// overrides, so that an error at what a --set gave names it.
+std::unique_ptr<Source> resolve_into(PipelineConfig& config, ConfigDiagnostics& diag) {
+  std::unique_ptr<Source> source = config.source.open();
+  config.source_format = source->format();
+  config.fps = source->fps();
+  config.frame_count = source->frame_count();
+
+  std::size_t largest = 0;
+  bool second_buffer = false;
+  const bool chain_ok =
+      check_chain(config, config.source_format, std::numeric_limits<std::size_t>::max(), true, diag, largest,
+                  second_buffer);
+  // The segment must fit in memory with room to spare (it is memory, not disk).
+  const double segment = static_cast<double>(config.slots) * (second_buffer ? 2 : 1) * static_cast<double>(largest);
+  const double physical = static_cast<double>(sysconf(_SC_PHYS_PAGES)) * static_cast<double>(sysconf(_SC_PAGE_SIZE));
+  if (chain_ok && physical > 0 && segment > physical / 2) {
+    char text[200];
+    std::snprintf(text, sizeof text, "%d slots of %.1f MiB frames need %.1f GiB of shared memory, more than half of "
+                  "this machine's %.1f GiB; use fewer slots", config.slots, static_cast<double>(largest) / 1048576.0,
+                  segment / 1073741824.0, physical / 1073741824.0);
+    diag.add(config.slots_mark, "buffers.slots", text);
+  }
+  if (!diag.ok()) throw ConfigException(diag.sorted());
+  config.frame_bytes = largest;
+  config.buffers_per_slot = second_buffer ? 2 : 1;
+  return source;
 }
 
 }  // namespace
@@ -464,7 +545,7 @@ std::unique_ptr<Source> parse_and_resolve(const std::string& text, const std::st
     throw ConfigException(diag.sorted());
   }
   if (parsed) parsed(config);
-  return resolve(config);
+  return resolve_into(config, diag);
 }
 
 std::unique_ptr<Source> load_and_resolve(const std::string& path, const std::vector<std::string>& overrides,
@@ -479,31 +560,8 @@ std::unique_ptr<Source> load_and_resolve(const std::string& path, const std::vec
 std::string config_base_dir(const std::string& file) { return std::filesystem::path(file).parent_path().string(); }
 
 std::unique_ptr<Source> resolve(PipelineConfig& config) {
-  std::unique_ptr<Source> source = config.source.open();
-  config.source_format = source->format();
-  config.fps = source->fps();
-  config.frame_count = source->frame_count();
-
   ConfigDiagnostics diag(config.file);
-  std::size_t largest = 0;
-  bool second_buffer = false;
-  const bool chain_ok =
-      check_chain(config, config.source_format, std::numeric_limits<std::size_t>::max(), true, diag, largest,
-                  second_buffer);
-  // The segment must fit in memory with room to spare (it is memory, not disk).
-  const double segment = static_cast<double>(config.slots) * (second_buffer ? 2 : 1) * static_cast<double>(largest);
-  const double physical = static_cast<double>(sysconf(_SC_PHYS_PAGES)) * static_cast<double>(sysconf(_SC_PAGE_SIZE));
-  if (chain_ok && physical > 0 && segment > physical / 2) {
-    char text[200];
-    std::snprintf(text, sizeof text, "%d slots of %.1f MiB frames need %.1f GiB of shared memory, more than half of "
-                  "this machine's %.1f GiB; use fewer slots", config.slots, static_cast<double>(largest) / 1048576.0,
-                  segment / 1073741824.0, physical / 1073741824.0);
-    diag.add(config.slots_mark, "buffers.slots", text);
-  }
-  if (!diag.ok()) throw ConfigException(diag.sorted());
-  config.frame_bytes = largest;
-  config.buffers_per_slot = second_buffer ? 2 : 1;
-  return source;
+  return resolve_into(config, diag);
 }
 
 std::vector<OpEntry> parse_stage_ops(const std::string& resolved_yaml, std::size_t index, const std::string& base_dir) {

@@ -100,7 +100,8 @@ PipelineConfig load_config(const std::string& path, const std::vector<std::strin
 PipelineConfig parse_config_text(const std::string& text, const std::string& file_name,
                                  const std::string& base_dir, const std::vector<std::string>& overrides);
 
-// Step 2, see above. Returns the opened source so that `run` does not open it twice.
+// Step 2, see above. Returns the opened source so that `run` does not open it twice. It does not
+// know the --set overrides: load_and_resolve() does, and names them in its errors.
 std::unique_ptr<Source> resolve(PipelineConfig& config);
 
 // Steps 1 and 2 with every error at once, as above: what `run` and `validate` do. `parsed`, if

@@ -33,6 +33,8 @@ Segment::Segment(SharedMemory memory) : memory_(std::move(memory)) {
   header_ = reinterpret_cast<SegmentHeader*>(base_);
 }
 
+std::size_t Segment::buffer_bytes_for(std::size_t frame_bytes) noexcept { return round_up(frame_bytes, kPage); }
+
 Segment Segment::create(const SegmentSizes& sizes) {
   if (sizes.slots == 0 || sizes.frame_bytes == 0 || sizes.worker_capacity == 0)
     throw std::invalid_argument("segment: empty layout");
@@ -43,7 +45,7 @@ Segment Segment::create(const SegmentSizes& sizes) {
   h.version = kSegmentVersion;
   h.slot_count = sizes.slots;
   h.buffers_per_slot = sizes.buffers_per_slot;
-  h.buffer_bytes = round_up(sizes.frame_bytes, kPage);
+  h.buffer_bytes = buffer_bytes_for(sizes.frame_bytes);
   h.worker_capacity = sizes.worker_capacity;
   h.ring_capacity = ring_capacity;
   std::size_t offset = round_up(sizeof(SegmentHeader), 64);

@@ -88,6 +88,8 @@ struct SegmentSizes {
 class Segment {
  public:
   static Segment create(const SegmentSizes& sizes);
+  // The bytes of each frame buffer for frames of up to `frame_bytes`: rounded up to a page.
+  static std::size_t buffer_bytes_for(std::size_t frame_bytes) noexcept;
   // Validates everything it reads; throws std::runtime_error on a mismatch.
   static Segment attach(int fd);
 

@@ -8,8 +8,8 @@
 //     height: 480
 //     fps: 30
 //     frames: 300         # how many frames, then the source ends
-//     pace: max           # max: as fast as the pipeline takes them | realtime: on the fps clock
-//     buffer: 4           # realtime: frames held for a late reader; older ones are lost
+//     pace: realtime      # realtime: on the fps clock | max (default): as fast as the pipeline takes them
+//     buffer: 4           # realtime only: frames held for a late reader; older ones are lost
 #include <opencv2/imgproc.hpp>
 
 #include <algorithm>
@@ -102,8 +102,14 @@ SourceSpec parse_synthetic_source(ConfigReader& r, const LoadContext&) {
   p.height = static_cast<int>(r.integer("height", 480, 16, 4320));
   p.fps = r.number("fps", 30, 0.1, 1000);
   p.frames = r.integer("frames", 300, 1);
+  const std::size_t errors_before_pace = r.diagnostics().count();
   p.realtime = r.choice("pace", "max", {"max", "realtime"}) == "realtime";
+  const bool pace_max = !p.realtime && r.diagnostics().count() == errors_before_pace;
+  const std::size_t errors_before_buffer = r.diagnostics().count();
   p.buffered = r.integer("buffer", 4, 1, 100'000);  // 4: what OpenCV asks a V4L2 camera for
+  if (pace_max && r.has("buffer") && r.diagnostics().count() == errors_before_buffer)
+    r.fail("buffer", "only applies with pace: realtime (pace is max: each frame is made when the pipeline takes it, "
+                     "none wait)");
   SourceSpec spec;
   spec.type = "synthetic";
   spec.live = p.realtime;
@@ -116,8 +122,8 @@ SourceSpec parse_synthetic_source(ConfigReader& r, const LoadContext&) {
 }  // namespace
 
 CVPIPE_REGISTER_SOURCE(Synthetic, "synthetic", "a generated moving pattern with the frame number drawn in",
-                       "type: synthetic\nwidth: 640\nheight: 480\nfps: 30\nframes: 300\npace: max   # or realtime\n"
-                       "buffer: 4    # realtime: frames held for a late reader, older ones are lost",
+                       "type: synthetic\nwidth: 640\nheight: 480\nfps: 30\nframes: 300\npace: realtime   # or max\n"
+                       "buffer: 4    # realtime only: frames held for a late reader, older ones are lost",
                        parse_synthetic_source)
 
 }  // namespace cvpipe

@@ -51,6 +51,7 @@ TEST_F(CommandLine, SetWithoutItsValueExitsWithUsage) {
   EXPECT_EQ(r.exit_code, kExitUsage) << describe(r);
   const std::string first_line = r.err.substr(0, r.err.find('\n'));
   EXPECT_NE(first_line.find("--set"), std::string::npos) << "the first line names the culprit\n" << describe(r);
+  EXPECT_NE(first_line.find("--set needs KEY.PATH=VALUE"), std::string::npos) << "says what it needs\n" << describe(r);
 }
 
 TEST_F(CommandLine, InlineIsOnlyForRun) {

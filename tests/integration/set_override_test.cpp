@@ -66,6 +66,28 @@ TEST_F(SetOverride, AppliesSeveralInTheirOrder) {
   EXPECT_EQ(summary.integer("frames_written"), 7);
 }
 
+TEST_F(SetOverride, TakesThePathsErrorsPrintWithIndicesInBrackets) {
+  const RunResult r = run_cvpipe({"run", config_, "--set", "stages[1].workers=3", "--set", "stages[0].ops[0].ksize=7"});
+
+  ASSERT_EQ(r.exit_code, 0) << describe(r);
+  EXPECT_EQ(stage_in(summary_of(r), "edges").integer("workers"), 3);
+}
+
+TEST_F(SetOverride, AMalformedIndexIsAConfigError) {
+  const RunResult r = run_cvpipe({"validate", config_, "--set", "stages[x].workers=3"});
+
+  expect_config_error_naming(r, "stages[x].workers=3");
+  EXPECT_NE(r.err.find("\"[x]\" is not a number"), std::string::npos) << describe(r);
+}
+
+TEST_F(SetOverride, AnIndexOutOfRangeSaysHowManyStagesThereAre) {
+  const RunResult r = run_cvpipe({"run", config_, "--set", "stages.5.workers=3"});
+
+  expect_config_error_naming(r, "stages.5.workers=3");
+  EXPECT_NE(r.err.find("index 5 is out of range: stages has 2 items, 0 to 1 (names: blur, edges)"), std::string::npos)
+      << describe(r);
+}
+
 TEST_F(SetOverride, NamingAnUnknownStageIsAConfigError) {
   const RunResult r = run_cvpipe({"run", config_, "--set", "stages.nope.workers=3"});
 
@@ -84,6 +106,17 @@ TEST_F(SetOverride, AValueOfTheWrongTypeIsAConfigError) {
   const RunResult r = run_cvpipe({"run", config_, "--set", "stages.edges.ops.1.low=lots"});
 
   expect_config_error_naming(r, "stages.edges.ops.1.low=lots");
+}
+
+TEST_F(SetOverride, AnOpThatCannotTakeItsInputNamesTheSetThatMadeIt) {
+  const RunResult r = run_cvpipe({"validate", config_, "--set", "stages.edges.ops.0.op=canny"});
+
+  expect_config_error_naming(r, "stages.edges.ops.0.op=canny");
+  EXPECT_NE(r.err.find("--set stages.edges.ops.0.op=canny: stages[1].ops[0]: canny expects 8-bit 1-channel input "
+                       "(add a grayscale op before it), got 160x120 8UC3\n"),
+            std::string::npos)
+      << describe(r);
+  EXPECT_EQ(r.err.find("pipeline.yaml:"), std::string::npos) << "blamed on the file\n" << describe(r);
 }
 
 TEST_F(SetOverride, WithoutAnEqualsSignIsAConfigError) {

@@ -16,9 +16,9 @@ std::string synthetic_config(const std::string& pace) {
   height: 120
   fps: )" + std::to_string(kFps) + R"(
   frames: )" + std::to_string(kFrames) + R"(
-  pace: )" + pace + R"(
-  buffer: 100          # paced, no frame may be missed ...
-  drop_policy: block   # ... or dropped, for the frames to match
+  pace: )" + pace + (pace == "realtime" ? R"(
+  buffer: 100          # paced: no frame may be missed by the source)" : "") + R"(
+  drop_policy: block   # nor dropped, for the frames to match
 stages:
   - name: blur
     workers: 2

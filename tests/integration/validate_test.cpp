@@ -79,6 +79,28 @@ sink:
   EXPECT_EQ(list_dir(dir_), (std::vector<std::string>{"clip.mkv", "pipeline.yaml"}));
 }
 
+TEST_F(Validate, ReportsTheFrameBytesTheRunsStartUpLogDoes) {
+  // 200x100 BGR is 60000 bytes; the segment's buffers are a page multiple.
+  const std::string config = write("pipeline.yaml", R"(source: {type: synthetic, width: 200, height: 100, frames: 3}
+buffers: {slots: 6}
+stages:
+  - name: pass
+    ops: [{op: identity}]
+sink: {type: "null"}
+)");
+
+  const RunResult validated = run_cvpipe({"validate", config});
+  const RunResult ran = run_cvpipe({"run", config});
+
+  ASSERT_EQ(validated.exit_code, 0) << describe(validated);
+  ASSERT_EQ(ran.exit_code, 0) << describe(ran);
+  EXPECT_NE(validated.out.find("; 6 slots x 1 buffer x 61440 B frames\n"), std::string::npos) << describe(validated);
+  static const std::regex kFrames(R"(x ([0-9]+) B frames)");
+  std::smatch logged;
+  ASSERT_TRUE(std::regex_search(ran.err, logged, kFrames)) << describe(ran);
+  EXPECT_EQ(logged[1], "61440") << describe(ran);
+}
+
 TEST_F(Validate, ReportsAnUnknownKeyAtItsPositionWithASuggestion) {
   const RunResult r = validate_bad(R"(source:
   type: file
@@ -279,6 +301,26 @@ sink:
   const std::string e = error_at(r, 3, 9);
   EXPECT_EQ(e.rfind("source.path: ", 0), 0u) << describe(r);
   EXPECT_NE(e.find(path("no-such-clip.mkv")), std::string::npos) << "names the resolved path: " << e;
+}
+
+TEST_F(Validate, ReportsASecondYamlDocumentInsteadOfIgnoringIt) {
+  const RunResult r = validate_bad(R"(source:
+  type: file
+  path: clip.mkv
+stages:
+  - name: smooth
+    ops:
+      - op: gaussian_blur
+sink:
+  type: video
+  path: out/result.mp4
+---
+stages:
+  - name: edges
+    ops:
+      - op: canny
+)");
+  EXPECT_EQ(error_at(r, 11, 1), "a config file holds one YAML document; a second one starts here") << describe(r);
 }
 
 TEST_F(Validate, ReportsEveryErrorAtOnceSortedByLine) {

@@ -126,6 +126,46 @@ TEST(PipelineConfig, OverrideOfAnUnknownStageListsTheNames) {
   EXPECT_NE(errors[0].message.find("names: smooth, edges"), std::string::npos);
 }
 
+TEST(PipelineConfig, SetPathsTakeIndicesInBracketsAsErrorsPrintThem) {
+  PipelineConfig c = parse_config_text(kGood, "p.yaml", "", {"stages[1].workers=3", "stages[0].ops[0].ksize=7"});
+  EXPECT_EQ(c.stages[1].workers, 3);
+  EXPECT_NE(c.resolved_yaml.find("ksize: 7"), std::string::npos) << c.resolved_yaml;
+  // Brackets, dotted indices and names select the same item, also mixed.
+  c = parse_config_text(kGood, "p.yaml", "", {"stages.edges.ops[1].low=50", "stages.1.ops.1.high=150"});
+  EXPECT_NE(c.resolved_yaml.find("low: 50"), std::string::npos) << c.resolved_yaml;
+  EXPECT_NE(c.resolved_yaml.find("high: 150"), std::string::npos) << c.resolved_yaml;
+  // A bad value is reported at the path the errors print, against the --set.
+  auto errors = errors_of(kGood, {"stages[1].workers=0"});
+  ASSERT_EQ(errors.size(), 1u);
+  EXPECT_EQ(errors[0].to_string(), "--set stages[1].workers=0: stages[1].workers: expected an integer in [1, 64], got 0");
+}
+
+TEST(PipelineConfig, AMalformedBracketInASetPathIsAnErrorNamingTheSet) {
+  for (const std::string set : {"stages[x].workers=3", "stages[1.workers=3", "stages[1=3", "stages[].workers=3",
+                                "stages[1]workers=3", "stages[-1].workers=3"}) {
+    const auto errors = errors_of(kGood, {set});
+    ASSERT_EQ(errors.size(), 1u) << set;
+    EXPECT_EQ(errors[0].file, "--set " + set);
+    EXPECT_EQ(errors[0].line, 0);
+    EXPECT_NE(errors[0].message.find("stages.1.workers or stages[1].workers"), std::string::npos)
+        << errors[0].to_string();
+  }
+  const auto errors = errors_of(kGood, {"sink[0].type=images"});
+  ASSERT_EQ(errors.size(), 1u);
+  EXPECT_EQ(errors[0].to_string(), "--set sink[0].type=images: [0] selects a list item, but sink is not a list");
+}
+
+TEST(PipelineConfig, AnIndexOutOfRangeInASetSaysHowManyItemsThereAre) {
+  auto errors = errors_of(kGood, {"stages.5.workers=3"});
+  ASSERT_EQ(errors.size(), 1u);
+  EXPECT_EQ(errors[0].to_string(), "--set stages.5.workers=3: index 5 is out of range: stages has 2 items, "
+                                   "0 to 1 (names: smooth, edges)");
+  errors = errors_of(kGood, {"stages[1].ops[2].op=canny"});
+  ASSERT_EQ(errors.size(), 1u);
+  EXPECT_EQ(errors[0].to_string(), "--set stages[1].ops[2].op=canny: index 2 is out of range: stages[1].ops has "
+                                   "2 items, 0 to 1");
+}
+
 TEST(PipelineConfig, ChainThatDoesNotFitIsAConfigErrorAtTheOp) {
   std::string text = kGood;
   text.replace(text.find("      - op: grayscale\n"), 22, "");
@@ -133,7 +173,45 @@ TEST(PipelineConfig, ChainThatDoesNotFitIsAConfigErrorAtTheOp) {
   ASSERT_EQ(errors.size(), 1u);
   EXPECT_EQ(errors[0].path, "stages[1].ops[0]");
   EXPECT_EQ(errors[0].line, 14);
-  EXPECT_NE(errors[0].message.find("canny cannot take 64x48 8UC3"), std::string::npos);
+  // The format it got, once.
+  EXPECT_EQ(errors[0].message, "canny expects 8-bit 1-channel input (add a grayscale op before it), got 64x48 8UC3");
+}
+
+TEST(PipelineConfig, AChainErrorAtAnOpThatASetReplacedNamesTheSet) {
+  // In the file stages[1].ops[0] is a grayscale: its line does not hold the canny.
+  const std::string expected = "stages[1].ops[0]: canny expects 8-bit 1-channel input (add a grayscale op before "
+                               "it), got 64x48 8UC3";
+  auto errors = errors_of(kGood, {"stages.edges.ops.0.op=canny"});
+  ASSERT_EQ(errors.size(), 1u);
+  EXPECT_EQ(errors[0].to_string(), "--set stages.edges.ops.0.op=canny: " + expected);
+  // The same when the chain is followed despite other errors.
+  errors = errors_of(kGood, {"stages[1].ops[0].op=canny", "log.levle=debug"});
+  ASSERT_EQ(errors.size(), 2u);
+  EXPECT_EQ(errors[1].to_string(), "--set stages[1].ops[0].op=canny: " + expected);
+  // An op, or a list of ops, given whole.
+  errors = errors_of(kGood, {"stages.edges.ops.0={op: canny}"});
+  ASSERT_EQ(errors.size(), 1u);
+  EXPECT_EQ(errors[0].file, "--set stages.edges.ops.0={op: canny}");
+  errors = errors_of(kGood, {"stages.edges.ops=[{op: canny}]"});
+  ASSERT_EQ(errors.size(), 1u);
+  EXPECT_EQ(errors[0].file, "--set stages.edges.ops=[{op: canny}]");
+  // A parameter given by --set leaves the op where the file has it.
+  std::string text = kGood;
+  text.replace(text.find("      - op: grayscale\n"), 22, "");
+  errors = errors_of(text, {"stages.edges.ops.0.low=10"});
+  ASSERT_EQ(errors.size(), 1u);
+  EXPECT_EQ(errors[0].file, "p.yaml");
+  EXPECT_EQ(errors[0].line, 14);
+}
+
+TEST(PipelineConfig, ASinkErrorAfterASetGaveTheSinksTypeNamesTheSet) {
+  std::string text = kGood;
+  const std::string blur = "      - op: gaussian_blur\n        ksize: 3\n";
+  text.replace(text.find(blur), blur.size(), "      - op: resize\n        width: 1\n        height: 1\n");
+  auto errors = errors_of(text, {"sink.type=video", "sink.path=x.mp4"});
+  ASSERT_EQ(errors.size(), 1u);
+  EXPECT_EQ(errors[0].file, "--set sink.type=video") << errors[0].to_string();
+  EXPECT_EQ(errors[0].path, "sink");
 }
 
 TEST(PipelineConfig, AChainThatDoesNotFitIsReportedWithTheOtherErrors) {
@@ -144,7 +222,7 @@ TEST(PipelineConfig, AChainThatDoesNotFitIsReportedWithTheOtherErrors) {
   ASSERT_EQ(errors.size(), 3u);
   EXPECT_EQ(errors[0].path, "stages[0].workers");
   EXPECT_EQ(errors[1].path, "stages[1].ops[0]");
-  EXPECT_NE(errors[1].message.find("canny cannot take 64x48 8UC3"), std::string::npos);
+  EXPECT_NE(errors[1].message.find("canny expects 8-bit 1-channel input (add a grayscale op before it), got 64x48 8UC3"), std::string::npos);
   EXPECT_EQ(errors[2].path, "log.levle");
 }
 
@@ -166,7 +244,7 @@ TEST(PipelineConfig, AnOpBeforeOneWithABadParameterIsCheckedInTheSameRun) {
   const auto errors = errors_of(text);
   ASSERT_EQ(errors.size(), 2u);
   EXPECT_EQ(errors[0].path, "stages[1].ops[0]");
-  EXPECT_NE(errors[0].message.find("canny cannot take 64x48 8UC3"), std::string::npos) << errors[0].to_string();
+  EXPECT_NE(errors[0].message.find("canny expects 8-bit 1-channel input (add a grayscale op before it), got 64x48 8UC3"), std::string::npos) << errors[0].to_string();
   EXPECT_EQ(errors[1].path, "stages[1].ops[1].ksize");
 }
 
@@ -181,7 +259,7 @@ sink: {type: null}
 )");
   ASSERT_EQ(errors.size(), 3u);
   EXPECT_EQ(errors[0].path, "stages[0].ops[0]");
-  EXPECT_NE(errors[0].message.find("canny cannot take 64x48 8UC3"), std::string::npos) << errors[0].to_string();
+  EXPECT_NE(errors[0].message.find("canny expects 8-bit 1-channel input (add a grayscale op before it), got 64x48 8UC3"), std::string::npos) << errors[0].to_string();
   EXPECT_EQ(errors[1].path, "stages[0].ops[1].ksize");
   EXPECT_EQ(errors[2].path, "stages[1].ops[0].type");
 
@@ -240,6 +318,24 @@ TEST(PipelineConfig, InvalidYamlGivesItsPosition) {
   ASSERT_FALSE(errors.empty());
   EXPECT_GT(errors[0].line, 0);
   EXPECT_NE(errors[0].message.find("invalid YAML"), std::string::npos);
+}
+
+TEST(PipelineConfig, ASecondYamlDocumentIsAnErrorWhereItStarts) {
+  const std::string second = "---\nsink:\n  type: video\n";
+  auto errors = errors_of(kGood + second);
+  ASSERT_EQ(errors.size(), 1u);
+  EXPECT_EQ(errors[0].to_string(), "p.yaml:18:1: a config file holds one YAML document; a second one starts here");
+  // The first is still checked, with the --set applied; so is a bare "---" at the end, a document too.
+  errors = errors_of(kGood + std::string("---\n"), {"stages.edges.workers=0"});
+  ASSERT_EQ(errors.size(), 2u);
+  EXPECT_EQ(errors[0].line, 18);
+  EXPECT_EQ(errors[1].file, "--set stages.edges.workers=0");
+  // Invalid YAML after the second start changes nothing.
+  errors = errors_of(kGood + std::string("---\nsink: [\n"));
+  ASSERT_EQ(errors.size(), 1u);
+  EXPECT_EQ(errors[0].line, 18);
+  // One document, started or ended explicitly, is fine.
+  EXPECT_TRUE(errors_of("---\n" + std::string(kGood) + "...\n").empty());
 }
 
 TEST(PipelineConfig, WorkersReadTheirStageFromTheResolvedDocument) {

@@ -22,6 +22,7 @@ TEST(Segment, LayoutHoldsSlotsBuffersRingsAndConfig) {
   Segment seg = Segment::create(sizes());
   EXPECT_EQ(seg.slot_count(), 5u);
   EXPECT_EQ(seg.header().buffer_bytes, 4096u);  // rounded up to a page
+  EXPECT_EQ(Segment::buffer_bytes_for(1000), 4096u);  // what `validate` reports
   EXPECT_EQ(seg.frames_bytes(), 5u * 2u * 4096u);
   EXPECT_EQ(seg.config_text(), "stages: []\n");
   EXPECT_EQ(seg.buffer(1, 0) - seg.buffer(0, 0), 2 * 4096);

@@ -1,4 +1,4 @@
-// The keys of the url, camera and file sources and their reconnect section: read at load time,
+// The keys of the url, camera, file and synthetic sources and their reconnect section: read at load time,
 // every mistake a config error at its position (nothing is opened here).
 #include <gtest/gtest.h>
 
@@ -144,6 +144,24 @@ TEST(FileSourceConfig, LoopIsABoolean) {
   bool reported = false;
   for (const auto& e : errors) reported = reported || e.path == "source.loop";
   EXPECT_TRUE(reported) << all_text(errors);
+}
+
+TEST(SyntheticSourceConfig, BufferIsForPaceRealtimeOnly) {
+  EXPECT_TRUE(errors_of("  type: synthetic\n  pace: realtime\n  buffer: 8\n").empty());
+  auto errors = errors_of("  type: synthetic\n  buffer: 8\n");
+  ASSERT_EQ(errors.size(), 1u) << all_text(errors);
+  EXPECT_EQ(errors[0].to_string(), "p.yaml:3:11: source.buffer: only applies with pace: realtime (pace is max: "
+                                   "each frame is made when the pipeline takes it, none wait)");
+  errors = errors_of("  type: synthetic\n  pace: max\n  buffer: 8\n");
+  ASSERT_EQ(errors.size(), 1u) << all_text(errors);
+  EXPECT_EQ(errors[0].path, "source.buffer");
+  // A bad pace or buffer is the one error.
+  errors = errors_of("  type: synthetic\n  pace: fast\n  buffer: 8\n");
+  ASSERT_EQ(errors.size(), 1u) << all_text(errors);
+  EXPECT_EQ(errors[0].path, "source.pace");
+  errors = errors_of("  type: synthetic\n  buffer: 0\n");
+  ASSERT_EQ(errors.size(), 1u) << all_text(errors);
+  EXPECT_NE(errors[0].message.find("expected an integer in [1, 100000]"), std::string::npos) << all_text(errors);
 }
 
 }  // namespace
