@@ -590,8 +590,9 @@ int Run::execute() {
   log_->info("starting config={} source=\"{}\" format={} fps={:.2f} frames={} stages=[{}] mode={}", config_.file,
              config_.source.description, config_.source_format.describe(), config_.fps, config_.frame_count,
              stages.str(), options_.inline_mode ? "inline" : "workers");
-  log_->info("shared segment size={} ({} slots x {} buffers x {} B frames = {}, plus {} KiB rings and control)",
-             mib(segment_->size()), config_.slots, config_.buffers_per_slot, segment_->header().buffer_bytes,
+  log_->info("shared segment size={} ({} slots x {} buffer{} x {} B frames = {}, plus {} KiB rings and control)",
+             mib(segment_->size()), config_.slots, config_.buffers_per_slot, config_.buffers_per_slot == 1 ? "" : "s",
+             segment_->header().buffer_bytes,
              mib(segment_->frames_bytes()), (segment_->size() - segment_->frames_bytes()) / 1024);
 
   if (!config_.results_path.empty()) {
