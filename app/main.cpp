@@ -75,6 +75,9 @@ bool parse_command(int argc, char** argv, Command& cmd, std::string& error) {
       cmd.stats_json = argv[++i];
     } else if (arg.rfind("--stats-json=", 0) == 0 && cmd.verb == "run") {
       cmd.stats_json = arg.substr(13);
+    } else if (arg == "--stats-json" && cmd.verb == "run") {
+      error = "--stats-json needs a FILE after it, e.g. --stats-json out/stats.jsonl";
+      return false;
     } else if (arg == "--inline" && cmd.verb == "run") {
       cmd.inline_mode = true;
     } else if (!arg.empty() && arg[0] != '-' && cmd.config.empty()) {

@@ -54,6 +54,15 @@ TEST_F(CommandLine, SetWithoutItsValueExitsWithUsage) {
   EXPECT_NE(first_line.find("--set needs KEY.PATH=VALUE"), std::string::npos) << "says what it needs\n" << describe(r);
 }
 
+TEST_F(CommandLine, StatsJsonWithoutItsFileExitsWithUsage) {
+  const RunResult r = run_cvpipe({"run", path("pipeline.yaml"), "--stats-json"});
+
+  EXPECT_EQ(r.exit_code, kExitUsage) << describe(r);
+  EXPECT_EQ(r.err.substr(0, r.err.find('\n')),
+            "cvpipe: --stats-json needs a FILE after it, e.g. --stats-json out/stats.jsonl (cvpipe --help shows the usage)")
+      << describe(r);
+}
+
 TEST_F(CommandLine, InlineIsOnlyForRun) {
   const RunResult r = run_cvpipe({"validate", path("pipeline.yaml"), "--inline"});
 
