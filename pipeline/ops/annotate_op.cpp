@@ -16,14 +16,13 @@
 // file's captured_at does: a live source's timestamp, different on every run.
 #include <opencv2/imgproc.hpp>
 
-#include <time.h>
-
 #include <array>
 #include <charconv>
 #include <cstdio>
 #include <string>
 
 #include "pipeline/config/config_reader.hpp"
+#include "pipeline/core/clock.hpp"
 #include "pipeline/ops/op_registry.hpp"
 
 namespace cvpipe {
@@ -77,23 +76,15 @@ class AnnotateOp final : public Op {
     return text;
   }
 
-  explicit AnnotateOp(const Params& p) : p_(p) {
-    // capture_ns is CLOCK_MONOTONIC, the same in every process: this gives the wall clock.
-    timespec real{}, mono{};
-    clock_gettime(CLOCK_REALTIME, &real);
-    clock_gettime(CLOCK_MONOTONIC, &mono);
-    wall_offset_ns_ = (std::int64_t{real.tv_sec} - mono.tv_sec) * 1'000'000'000 + (real.tv_nsec - mono.tv_nsec);
-  }
+  // capture_ns is CLOCK_MONOTONIC, the same in every process: the offset gives the wall clock.
+  explicit AnnotateOp(const Params& p) : p_(p), wall_offset_ns_(wall_clock_offset_ns()) {}
 
   Status process(const cv::Mat& in, cv::Mat& out, FrameMeta& meta) override {
     if (out.data != in.data) in.copyTo(out);  // the runner passes the same buffer; this is for callers that do not
     std::int64_t ms = meta.pts_us / 1000;
     if (p_.capture_clock) {
       constexpr std::int64_t kDayMs = 86'400'000;
-      // Unsigned: capture_ns comes through shared memory, and any value must not overflow.
-      const auto wall_ns = static_cast<std::int64_t>(static_cast<std::uint64_t>(meta.capture_ns) +
-                                                     static_cast<std::uint64_t>(wall_offset_ns_));
-      ms = (wall_ns / 1'000'000 % kDayMs + kDayMs) % kDayMs;
+      ms = (wall_clock_ns(meta.capture_ns, wall_offset_ns_) / 1'000'000 % kDayMs + kDayMs) % kDayMs;
     }
     cv::putText(out, label(meta, ms), {p_.x, p_.y}, cv::FONT_HERSHEY_SIMPLEX, p_.scale,
                 cv::Scalar(p_.color[0], p_.color[1], p_.color[2]), p_.thickness, cv::LINE_AA);
@@ -129,7 +120,7 @@ class AnnotateOp final : public Op {
   }
 
   Params p_;
-  std::int64_t wall_offset_ns_ = 0;  // CLOCK_REALTIME - CLOCK_MONOTONIC
+  std::int64_t wall_offset_ns_;  // CLOCK_REALTIME - CLOCK_MONOTONIC
 };
 
 }  // namespace

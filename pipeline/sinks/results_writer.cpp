@@ -17,12 +17,6 @@
 namespace cvpipe {
 namespace {
 
-std::int64_t realtime_ns() {
-  timespec ts;
-  clock_gettime(CLOCK_REALTIME, &ts);
-  return static_cast<std::int64_t>(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
-}
-
 void append_json_string(std::string& out, std::string_view s) {
   out += '"';
   for (const char c : s) {
@@ -53,7 +47,7 @@ void append_number(std::string& out, double v, const char* format = "%.6g") {
 }  // namespace
 
 ResultsWriter::ResultsWriter(int fd, std::string path, bool is_stdout)
-    : fd_(fd), path_(std::move(path)), stdout_(is_stdout), wall_offset_ns_(realtime_ns() - monotonic_ns()) {
+    : fd_(fd), path_(std::move(path)), stdout_(is_stdout), wall_offset_ns_(wall_clock_offset_ns()) {
   line_.reserve(4096);
 }
 
@@ -79,10 +73,7 @@ void ResultsWriter::format_line(const FrameMeta& meta, std::int64_t wall_offset_
   out += ",\"pts_ms\":";
   append_number(out, static_cast<double>(meta.pts_us) / 1000.0, "%.3f");
   // The capture time on the wall clock, to the millisecond, UTC.
-  // Unsigned: capture_ns comes through shared memory, and any value must not overflow.
-  const auto wall_ns = static_cast<std::int64_t>(static_cast<std::uint64_t>(meta.capture_ns) +
-                                                 static_cast<std::uint64_t>(wall_offset_ns));
-  const std::int64_t wall_ms = wall_ns / 1'000'000;
+  const std::int64_t wall_ms = wall_clock_ns(meta.capture_ns, wall_offset_ns) / 1'000'000;
   const std::time_t seconds = static_cast<std::time_t>(wall_ms / 1000);
   std::tm tm{};
   if (!gmtime_r(&seconds, &tm)) tm = std::tm{};
