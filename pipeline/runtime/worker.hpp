@@ -14,7 +14,7 @@ struct WorkerArgs {
   int control = -1;       // index of its WorkerControl in the segment
   int parent = -1;        // the daemon's pid; the worker exits if it is gone
   int threads = 1;        // cv::setNumThreads
-  int nice = 0;           // added to the niceness it inherits, before it starts any thread
+  int nice = 0;           // added to the niceness it inherits, for all its threads, after its first frame
   int width = 0, height = 0, type = -1;  // the stage's input format
   int max_latency_us = 0;  // a frame older than this (since capture) is dropped unprocessed; 0: off
   std::string log_level = "info";

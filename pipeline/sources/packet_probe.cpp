@@ -59,8 +59,6 @@ struct PacketProbe::State {
           av_packet_unref(packet);
           continue;
         }
-      }
-      if (packet->stream_index == stream) {
         if ((packet->flags & AV_PKT_FLAG_CORRUPT) && corrupt_at < 0) corrupt_at = packets;
         ++packets;
         const std::int64_t ts = packet->pts != AV_NOPTS_VALUE ? packet->pts : packet->dts;

@@ -102,12 +102,12 @@ SourceSpec parse_synthetic_source(ConfigReader& r, const LoadContext&) {
   p.height = static_cast<int>(r.integer("height", 480, 16, 4320));
   p.fps = r.number("fps", 30, 0.1, 1000);
   p.frames = r.integer("frames", 300, 1);
-  const std::size_t errors_before_pace = r.diagnostics().count();
   p.realtime = r.choice("pace", "max", {"max", "realtime"}) == "realtime";
-  const bool pace_max = !p.realtime && r.diagnostics().count() == errors_before_pace;
-  const std::size_t errors_before_buffer = r.diagnostics().count();
   p.buffered = r.integer("buffer", 4, 1, 100'000);  // 4: what OpenCV asks a V4L2 camera for
-  if (pace_max && r.has("buffer") && r.diagnostics().count() == errors_before_buffer)
+  // Only when pace and buffer are each good: a bad pace reads as max, a bad buffer has its error.
+  const ConfigDiagnostics& diag = r.diagnostics();
+  if (!p.realtime && r.has("buffer") && !diag.has_errors_under(r.key_path("pace")) &&
+      !diag.has_errors_under(r.key_path("buffer")))
     r.fail("buffer", "only applies with pace: realtime (pace is max: each frame is made when the pipeline takes it, "
                      "none wait)");
   SourceSpec spec;
