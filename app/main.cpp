@@ -142,6 +142,17 @@ int run_or_validate(const Command& cmd) {
   std::unique_ptr<Source> source = load_and_resolve(cmd.config, cmd.overrides, config,
                                                     [](const PipelineConfig& c) { init_logging(c.log_level); });
   if (cmd.verb == "validate") {
+    // As a run does before it writes anything, while its workers start: the first frame decodes.
+    // (A live source has read one to open.)
+    if (!config.source.live) {
+      const FrameFormat& f = config.source_format;
+      cv::Mat first(f.height, f.width, f.type);
+      FrameMeta meta;
+      std::string error;
+      const Source::Read r = source->read(first, meta, error);
+      if (r == Source::Read::kError) throw InputError(error);
+      if (r == Source::Read::kEnd) throw InputError(config.source.description + ": no frame to read");
+    }
     // The frame buffers as the run's start-up log gives them (a page multiple).
     std::printf("%s: ok: %s %s -> %zu stage%s -> %s %s; %d slots x %d buffer%s x %zu B frames\n", cmd.config.c_str(),
                 config.source.description.c_str(), config.source_format.describe().c_str(), config.stages.size(),

@@ -82,9 +82,6 @@ void Supervisor::spawn(Stage& stage, Worker& w) {
 void Supervisor::start() {
   for (auto& stage : stages_)
     for (auto& w : stage.workers) spawn(stage, w);
-  std::size_t total = 0;
-  for (const auto& stage : stages_) total += stage.workers.size();
-  log_->info("workers started count={}", total);
 }
 
 bool Supervisor::wait_ready(std::chrono::milliseconds timeout, const std::function<bool()>& interrupted) {

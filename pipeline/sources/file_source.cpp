@@ -26,8 +26,7 @@ namespace {
 class FileSource final : public Source {
  public:
   FileSource(const std::string& path, bool loop) : path_(path), loop_(loop) {
-    open_file();
-    format_ = FrameFormat{first_.cols, first_.rows, first_.type()};
+    format_ = open_file();
     fps_ = cap_.get(cv::CAP_PROP_FPS);
     if (!(fps_ > 0 && fps_ < 1000)) fps_ = 25;
     const double count = cap_.get(cv::CAP_PROP_FRAME_COUNT);
@@ -44,6 +43,11 @@ class FileSource final : public Source {
     if (!size_unchanged(error)) return Read::kError;
     uchar* const target = into.data;
     if (!cap_.grab()) {
+      if (pass_frames_ == 0) {
+        error = "cannot read video file " + path_ + ": no frame could be decoded" +
+                (pass_start_us_ ? " (reopened to loop)" : "");
+        return Read::kError;
+      }
       // The end, or the file stops short of what its container announces (truncated or damaged).
       if (probe_) {
         if (const std::optional<std::string> shortfall = probe_->shortfall(pass_frames_)) {
@@ -57,18 +61,18 @@ class FileSource final : public Source {
       // container. The next pass's media time follows this one's last frame.
       const std::int64_t next_pts = last_pts_us_ + frame_interval_us();
       try {
-        open_file();
+        const FrameFormat reopened = open_file();
+        if (reopened != format_) {
+          error = path_ + " changed to " + reopened.describe() + " frames while looping";
+          return Read::kError;
+        }
       } catch (const InputError& e) {
         error = std::string(e.what()) + " (reopening it to loop)";
         return Read::kError;
       }
-      if (FrameFormat{first_.cols, first_.rows, first_.type()} != format_) {
-        error = path_ + " changed to " + std::to_string(first_.cols) + "x" + std::to_string(first_.rows) +
-                " frames while looping";
-        return Read::kError;
-      }
-      pts_offset_us_ = next_pts - first_pts_us_;
-      return hand_out_first(into, meta);
+      pass_start_us_ = next_pts;
+      if (!first_.empty()) return hand_out_first(into, meta);
+      return read(into, meta, error);  // once: this pass has no frame yet, so it cannot end again
     }
     if (!cap_.retrieve(into)) {
       error = "cannot decode frame " + std::to_string(pass_frames_) + " of " + path_;
@@ -80,21 +84,15 @@ class FileSource final : public Source {
               std::to_string(into.rows) + ", the stream started at " + format_.describe();
       return Read::kError;
     }
-    ++pass_frames_;
-    std::int64_t pts =
-        pts_offset_us_ + static_cast<std::int64_t>(std::llround(cap_.get(cv::CAP_PROP_POS_MSEC) * 1000.0));
-    // OpenCV 4.6 says 0 for the frames it drains from the decoder at the end of the file (the
-    // last two of an H.264 stream with B-frames, for one). Media time still goes forward: a frame
-    // time after the one before.
-    if (pts <= last_pts_us_) pts = last_pts_us_ + frame_interval_us();
-    meta.pts_us = last_pts_us_ = pts;
+    const auto file_pts = static_cast<std::int64_t>(std::llround(cap_.get(cv::CAP_PROP_POS_MSEC) * 1000.0));
+    meta.pts_us = last_pts_us_ = next_pts(file_pts);
     return Read::kFrame;
   }
 
  private:
-  // Opens the file and decodes its first frame, which tells the true frame size (the container's
-  // may be before rotation) and proves the file decodes; the next read() hands it out.
-  void open_file() {
+  // Opens the file and says the frames' format. The first frame is decoded by the first read()
+  // (straight into a slot, while the workers start), unless FFmpeg's demuxer cannot tell the size.
+  FrameFormat open_file() {
     // Open errors are reported by us, in one line; OpenCV's own would be noise. A missing file
     // is caught when the config loads, but a looped one may go away later.
     std::error_code ec;
@@ -103,14 +101,32 @@ class FileSource final : public Source {
       throw InputError("cannot open video file " + path_ + ": " + std::strerror(errno));
     if (!cap_.open(path_, cv::CAP_FFMPEG))
       throw InputError("cannot open video file " + path_ + ": not a video FFmpeg can decode");
-    if (!cap_.read(first_) || first_.empty())
-      throw InputError("cannot read video file " + path_ + ": no frame could be decoded");
-    first_pts_us_ = static_cast<std::int64_t>(std::llround(cap_.get(cv::CAP_PROP_POS_MSEC) * 1000.0));
     pass_frames_ = 0;
     probe_ = PacketProbe::open(path_);
     first_packet_size_.reset();
-    std::string unused;
-    size_unchanged(unused);  // the first frame's packet: the size the others must keep
+    // OpenCV's FFmpeg backend always hands out BGR frames, rotated as the stream's display matrix
+    // says; its frame size is the rotated one too.
+    const FrameFormat format{static_cast<int>(cap_.get(cv::CAP_PROP_FRAME_WIDTH)),
+                             static_cast<int>(cap_.get(cv::CAP_PROP_FRAME_HEIGHT)), CV_8UC3};
+    if (format.width > 0 && format.height > 0) return format;
+    std::string error;
+    cv::Mat frame;
+    if (!size_unchanged(error) || !cap_.read(frame) || frame.empty())
+      throw InputError("cannot read video file " + path_ + ": no frame could be decoded");
+    first_pts_us_ = static_cast<std::int64_t>(std::llround(cap_.get(cv::CAP_PROP_POS_MSEC) * 1000.0));
+    first_ = frame;
+    return FrameFormat{first_.cols, first_.rows, first_.type()};
+  }
+
+  // Media time of the frame just read, from the file's: passes after the first follow the pass
+  // before. OpenCV 4.6 says 0 for the frames it drains from the decoder at the end of the file
+  // (the last two of an H.264 stream with B-frames, for one): media time still goes forward, a
+  // frame time after the frame before.
+  std::int64_t next_pts(std::int64_t file_pts) {
+    const bool pass_starts = pass_frames_++ == 0;
+    if (pass_starts && pass_start_us_) pts_offset_us_ = *pass_start_us_ - file_pts;
+    const std::int64_t pts = pts_offset_us_ + file_pts;
+    return pass_starts || pts > last_pts_us_ ? pts : last_pts_us_ + frame_interval_us();
   }
 
   // Whether the packet of the frame about to be read (the probe keeps in step with the frames
@@ -134,8 +150,7 @@ class FileSource final : public Source {
   Read hand_out_first(cv::Mat& into, FrameMeta& meta) {
     first_.copyTo(into);
     first_.release();
-    ++pass_frames_;
-    meta.pts_us = last_pts_us_ = pts_offset_us_ + first_pts_us_;
+    meta.pts_us = last_pts_us_ = next_pts(first_pts_us_);
     return Read::kFrame;
   }
 
@@ -145,12 +160,13 @@ class FileSource final : public Source {
   FrameFormat format_;
   double fps_ = 25;
   std::int64_t frame_count_ = -1;  // what OpenCV says the container announces (an estimate for some)
-  cv::Mat first_;  // decoded by open_file(), not yet read
+  cv::Mat first_;  // decoded by open_file() when the demuxer tells no frame size; not yet read
   std::unique_ptr<PacketProbe> probe_;  // null: FFmpeg's demuxer cannot read the file on its own
   std::optional<PacketSize> first_packet_size_;
   std::int64_t first_pts_us_ = 0;
   std::int64_t pass_frames_ = 0;    // frames handed out since the file was (re)opened
   std::int64_t pts_offset_us_ = 0;  // added to the file's media time: the earlier passes' length
+  std::optional<std::int64_t> pass_start_us_;  // looping: the media time the current pass starts at
   std::int64_t last_pts_us_ = 0;
 };
 

@@ -94,6 +94,41 @@ TEST_F(BadInput, IsReportedInOneLineOnStderr) {
   }
 }
 
+// A file that opens (its container is whole) but whose video does not decode: its packets are
+// zeros. The run has started its workers when it reads the first frame; it stops them, writes
+// nothing and says so in one line. validate reads that frame too.
+TEST_F(BadInput, AFileWhoseFirstFrameDoesNotDecodeExitsWithNoInputHavingWrittenNothing) {
+  const RunResult made = run_program({"/usr/bin/ffmpeg", "-nostdin", "-loglevel", "error", "-f", "lavfi", "-i",
+                                      "testsrc=rate=25:size=160x120", "-frames:v", "10", "-c:v", "libx264",
+                                      "-pix_fmt", "yuv420p", path("clip.mp4")});
+  ASSERT_EQ(made.exit_code, 0) << describe(made);
+  std::string bytes;
+  {
+    std::ifstream in(path("clip.mp4"), std::ios::binary);
+    bytes.assign(std::istreambuf_iterator<char>(in), {});
+  }
+  // FFmpeg writes the frames (mdat) first, the index (moov) after them.
+  const std::size_t mdat = bytes.find("mdat"), moov = bytes.rfind("moov");
+  ASSERT_TRUE(mdat != std::string::npos && moov != std::string::npos && mdat + 4 < moov - 4);
+  std::fill(bytes.begin() + static_cast<std::ptrdiff_t>(mdat + 4), bytes.begin() + static_cast<std::ptrdiff_t>(moov - 4),
+            '\0');
+  write("zeros.mp4", bytes);
+  const std::string config = config_reading("zeros.mp4");
+
+  const RunResult r = run_cvpipe({"run", config});
+
+  EXPECT_EQ(r.exit_code, kExitNoInput) << describe(r);
+  const std::vector<std::string> lines = non_empty_lines(r.err);
+  ASSERT_EQ(lines.size(), 1u) << describe(r);
+  EXPECT_EQ(lines[0], "cvpipe: input error: cannot read video file " + path("zeros.mp4") + ": no frame could be decoded");
+  EXPECT_EQ(r.out, "");
+  EXPECT_FALSE(exists(path("out"))) << "the output folder was created";
+
+  const RunResult v = run_cvpipe({"validate", config});
+  EXPECT_EQ(v.exit_code, kExitNoInput) << describe(v);
+  EXPECT_EQ(non_empty_lines(v.err), lines) << describe(v);
+}
+
 TEST_F(BadInput, AFolderInsteadOfAFileIsAConfigError) {
   std::filesystem::create_directory(path("clip.mp4"));
 

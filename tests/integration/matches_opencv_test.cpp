@@ -49,5 +49,40 @@ sink:
   EXPECT_EQ(compare_frames(expected, read_images(path("out"))), "");
 }
 
+// A phone's video: stored 320x240, to be shown turned 90 degrees (MP4's display matrix). OpenCV turns the frames it
+// decodes, and the frame size it reports before decoding any (which sizes the shared memory) is
+// the turned one too.
+TEST_F(EdgePipeline, TurnsARotatedVideoAsOpenCvDoes) {
+  ASSERT_TRUE(make_clip(path("flat.mkv"), {320, 240}, 6));
+  // FFmpeg 5.1 keeps the rotate tag when it copies the stream, not when it encodes it.
+  const RunResult encoded = run_program({"/usr/bin/ffmpeg", "-nostdin", "-loglevel", "error", "-i", path("flat.mkv"),
+                                         "-c:v", "libx264", path("flat.mp4")});
+  ASSERT_EQ(encoded.exit_code, 0) << describe(encoded);
+  const RunResult turned = run_program({"/usr/bin/ffmpeg", "-nostdin", "-loglevel", "error", "-i", path("flat.mp4"),
+                                        "-c", "copy", "-metadata:s:v:0", "rotate=90", path("turned.mp4")});
+  ASSERT_EQ(turned.exit_code, 0) << describe(turned);
+  const std::vector<cv::Mat> expected = read_video(path("turned.mp4"));
+  ASSERT_EQ(expected.size(), 6u);
+  ASSERT_EQ(expected[0].size(), cv::Size(240, 320)) << "OpenCV does not turn it: the test shows nothing";
+  const std::string config = write("pipeline.yaml", R"(source:
+  type: file
+  path: turned.mp4
+stages:
+  - name: copy
+    workers: 2
+    ops:
+      - op: identity
+sink:
+  type: images
+  path: out/%04d.png
+)");
+
+  const RunResult r = run_cvpipe({"run", config});
+
+  ASSERT_EQ(r.exit_code, 0) << describe(r);
+  EXPECT_NE(r.err.find("format=240x320 8UC3"), std::string::npos) << describe(r);
+  EXPECT_EQ(compare_frames(expected, read_images(path("out"))), "");
+}
+
 }  // namespace
 }  // namespace cvpipe

@@ -41,6 +41,36 @@ log: {stats_interval: 0.2}
   EXPECT_EQ(lines.back()["stages"][0].integer("frames_processed"), stage_in(s, "blur").integer("frames_processed"));
 }
 
+// Until the first frame is out, a source with no clock (synthetic frames at pace: max, or a file)
+// is read only as far ahead as the first stage has workers: more frames decoded meanwhile would
+// take cores from that first frame. Then the free slots fill as usual.
+TEST_F(StatsOutput, TheFirstFrameGoesOutBeforeTheSourceIsReadFurtherThanTheWorkers) {
+  const std::string config = write("pipeline.yaml", R"(source: {type: synthetic, width: 160, height: 120, frames: 12}
+stages: [{name: slow, workers: 2, ops: [{op: sleep, ms: 400}]}]
+buffers: {slots: 8}
+sink: {type: "null"}
+log: {stats_interval: 0.05}
+)");
+  const RunResult r = run_cvpipe({"run", config, "--stats-json", path("stats.jsonl")}, 60s);
+  ASSERT_EQ(r.exit_code, 0) << describe(r);
+  std::ifstream in(path("stats.jsonl"));
+  int before_first = 0;
+  long long most_ahead = 0;
+  for (std::string line; std::getline(in, line);) {
+    auto j = Json::parse(line);
+    ASSERT_TRUE(j) << "not one JSON object: " << line;
+    const long long read = j->integer("frames_read"), written = j->integer("frames_written");
+    if (written == 0) {
+      ++before_first;
+      EXPECT_LE(read, 2) << line;
+    }
+    most_ahead = std::max(most_ahead, read - written);
+  }
+  EXPECT_GE(before_first, 3) << "the first frame takes 400 ms; stats every 50 ms";
+  EXPECT_GE(most_ahead, 6) << "after the first frame, the slots did not fill";
+  EXPECT_EQ(summary_of(r).integer("frames_written"), 12);
+}
+
 // One worker that cannot keep up with its live source: busy all the time, dropping the rest. The
 // busy share of each stats line is at most 100% (a frame's time counts when it ends, so a long one
 // straddles two intervals), and the finished line says why frames were dropped.
