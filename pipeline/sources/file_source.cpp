@@ -45,7 +45,7 @@ class FileSource final : public Source {
     if (!cap_.grab()) {
       if (pass_frames_ == 0) {
         error = "cannot read video file " + path_ + ": no frame could be decoded" +
-                (pass_start_us_ ? " (reopened to loop)" : "");
+                (pass_start_us_ ? " (reopening it to loop)" : "");
         return Read::kError;
       }
       // The end, or the file stops short of what its container announces (truncated or damaged).
