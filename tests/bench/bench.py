@@ -1,7 +1,8 @@
 #!/usr/bin/python3
 """cvpipe's benchmark: cvpipe side by side with what a user would write instead, in one run.
 
-On clips it generates (motion and noise, H.264), for each size and op chain it measures:
+On clips it generates (motion and noise, H.264), or on yours (--clips), for each clip and op chain
+it measures:
   1. cvpipe --inline, one OpenCV thread (the sequential baseline)
   2. a plain OpenCV loop in Python, OpenCV's own threading left on
   3. a Python multiprocessing pipeline (Pool.imap over frames, as tutorials teach)
@@ -39,6 +40,8 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
 PY = "/usr/bin/python3"  # Debian's, which has python3-opencv
+# tools/dev runs this from the repository's root: relative paths given to it are the caller's.
+CALLER_DIR = os.environ.get("CVPIPE_BENCH_CWD", os.getcwd())
 
 CHAINS = {
     "light": [{"op": "gaussian_blur", "ksize": 15}, {"op": "grayscale"}, {"op": "canny", "low": 100, "high": 200}],
@@ -65,6 +68,37 @@ def make_clip(path, size, frames):
            "-frames:v", str(frames), "-c:v", "libx264", "-preset", "veryfast", "-crf", "23", "-pix_fmt", "yuv420p",
            "-y", path]
     subprocess.run(cmd, check=True)
+
+
+def clips_to_run(args):
+    """(path, "WxH", frames) for each clip: the ones given with --clips, decoded once by OpenCV to
+    count their frames (every runner checks it read that many), or those --sizes asks to generate."""
+    if args.clips:
+        for path in args.clips.split(","):
+            path = os.path.join(CALLER_DIR, path)
+            out = subprocess.run([PY, "-c", COUNT_FRAMES, path], check=True, capture_output=True, text=True).stdout
+            w, h, frames = (int(x) for x in out.split())
+            if frames < 2:
+                sys.exit(f"bench: {path}: OpenCV decodes {frames} frames of it; a clip needs 2 at least")
+            yield path, f"{w}x{h}", frames
+        return
+    for spec in args.sizes.split(","):
+        size, frames = spec.split(":")
+        clip = os.path.join(args.out, f"clip-{size}-{frames}.mp4")
+        make_clip(clip, size, int(frames))
+        yield clip, size, int(frames)
+
+
+COUNT_FRAMES = """
+import sys, cv2
+cap, n, shape = cv2.VideoCapture(sys.argv[1], cv2.CAP_FFMPEG), 0, (0, 0)
+while True:
+    ok, frame = cap.read()
+    if not ok:
+        break
+    n, shape = n + 1, frame.shape
+print(shape[1], shape[0], n)
+"""
 
 
 def yaml_ops(ops, indent):
@@ -310,21 +344,22 @@ def main():
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--sizes", default="640x480:600,1920x1080:240", help="WxH:frames,...")
     ap.add_argument("--chains", default="light,heavy")
+    ap.add_argument("--clips", default="",
+                    help="PATH,...: your own videos instead of generated clips (--sizes is then not used)")
     ap.add_argument("--smoke", action="store_true", help="a few frames, one run, one size and chain: checks every runner works")
     args = ap.parse_args()
     if args.smoke:
-        args.runs, args.sizes, args.chains = 1, "320x240:20", "light"
+        args.runs, args.chains = 1, "light"
+        if not args.clips:
+            args.sizes = "320x240:20"
+    args.out = os.path.join(CALLER_DIR, args.out)
     os.makedirs(args.out, exist_ok=True)
     work = tempfile.mkdtemp(prefix="cvpipe-bench-")
     cores = os.cpu_count() or 1
     rows = []
     extra = {}
     try:
-        for spec in args.sizes.split(","):
-            size, frames = spec.split(":")
-            frames = int(frames)
-            clip = os.path.join(args.out, f"clip-{size}-{frames}.mp4")
-            make_clip(clip, size, frames)
+        for clip, size, frames in clips_to_run(args):
             source = f"source: {{type: file, path: {clip}}}\n"
             for chain in args.chains.split(","):
                 ops = CHAINS[chain]
