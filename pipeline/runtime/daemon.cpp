@@ -14,6 +14,7 @@
 #include <cstring>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <sstream>
 #include <thread>
 
@@ -751,6 +752,14 @@ int Run::execute() {
   const auto interval = std::chrono::duration<double>(config_.stats_interval_s);
   auto next_stats = Clock::now() + interval;
   int stop_signals = 0;
+  // The first stop signal's number, sender and time. GNU timeout signals the daemon and then its
+  // whole process group, which is the same request twice within microseconds.
+  struct StopRequest {
+    int sig, code;
+    pid_t pid;
+    Clock::time_point at;
+  };
+  std::optional<StopRequest> first_stop;
   std::optional<Clock::time_point> drain_deadline;  // set by the first SIGINT/SIGTERM
   auto last_stats = Clock::now();
   auto next_progress = Clock::now() + std::chrono::milliseconds(500);  // after the start-up lines
@@ -774,7 +783,12 @@ int Run::execute() {
     const int sig = sigtimedwait(&signals, &info, &timeout);
     if (sig == SIGCHLD) {
       if (supervisor_) supervisor_->notify_child_exit();
+    } else if ((sig == SIGINT || sig == SIGTERM) && first_stop && first_stop->sig == sig &&
+               first_stop->code == info.si_code && first_stop->pid == info.si_pid &&
+               Clock::now() - first_stop->at < std::chrono::milliseconds(100)) {
+      log_->debug("{} received again from the same sender at once: the same request", strsignal(sig));
     } else if (sig == SIGINT || sig == SIGTERM) {
+      if (!first_stop) first_stop = StopRequest{sig, info.si_code, info.si_pid, Clock::now()};
       if (++stop_signals == 1) {
         log_->info("{} received: finishing the frames in flight, for {:.0f} s at most (send it again to stop at once)",
                    strsignal(sig), config_.shutdown_grace_s);

@@ -2,6 +2,8 @@
 // drain short and the video still plays, SIGKILL leaves no worker and no shared memory behind.
 #include <signal.h>
 
+#include <fstream>
+#include <string>
 #include <thread>
 
 #include "tests/integration/cli_test_util.hpp"
@@ -61,6 +63,37 @@ TEST_F(Lifecycle, ASecondSignalCutsTheDrainShortAndTheVideoStillPlays) {
   const Json s = summary_of(r);
   EXPECT_GE(s["dropped"].integer("aborted"), 1) << describe(r);
   EXPECT_EQ(s.integer("frames_read"), s.integer("frames_written") + s.integer("frames_dropped"));
+  expect_playable(s);
+}
+
+// Whether `pid` has a process-directed signal `sig` pending (ShdPnd in /proc/PID/status).
+bool signal_pending(pid_t pid, int sig) {
+  std::ifstream status("/proc/" + std::to_string(pid) + "/status");
+  for (std::string line; std::getline(status, line);)
+    if (line.rfind("ShdPnd:", 0) == 0) return (std::stoull(line.substr(7), nullptr, 16) >> (sig - 1)) & 1;
+  return false;
+}
+
+// GNU timeout signals the daemon, then its whole process group: the daemon gets SIGINT twice from
+// one sender within microseconds. That is one request: the frames in flight are finished.
+TEST_F(Lifecycle, TheSameSignalFromTheSameSenderAtOnceIsOneRequest) {
+  RunningProgram daemon = start_cvpipe({"run", video_config("[{op: sleep, ms: 200}]", "limits: {shutdown_grace: 60}\n")});
+  ASSERT_EQ(wait_for_workers(daemon, 2).size(), 2u);
+  std::this_thread::sleep_for(1s);
+  ASSERT_EQ(::kill(daemon.pid(), SIGINT), 0);
+  // Taken by the daemon, so that the second one is delivered on its own, not merged with it.
+  const auto deadline = std::chrono::steady_clock::now() + 2s;
+  while (signal_pending(daemon.pid(), SIGINT) && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(100us);
+  ASSERT_EQ(::kill(daemon.pid(), SIGINT), 0);
+  const RunResult r = finish_cvpipe(daemon, 60s);
+
+  ASSERT_EQ(r.exit_code, 0) << describe(r);
+  const Json s = summary_of(r);
+  // (A paced source drops what its full queue cannot take, as queue_full, signal or not.)
+  EXPECT_EQ(s["dropped"].integer("aborted"), 0) << "the frames in flight were dropped\n" << describe(r);
+  EXPECT_EQ(s.integer("frames_read"), s.integer("frames_written") + s.integer("frames_dropped"));
+  EXPECT_EQ(r.err.find("received again"), std::string::npos) << describe(r);
   expect_playable(s);
 }
 
