@@ -496,7 +496,8 @@ def write_report(rows, extra, machine, out):
         memory = (f"each worker's private memory at most {extra['worker_private_mb'][size]:.1f} MB (shared segment "
                   f"left out); the segment of a 2-worker run mapped {mapped:.1f} MiB, the start-up log: {said}"
                   if mapped > 0 else "the run was too short to sample its memory")
-        lines.append(f"- {size} light and heavy: {memory}")
+        chains = " and ".join(dict.fromkeys(r["chain"] for r in rows if r["size"] == size and r["chain"] != "no-op"))
+        lines.append(f"- {size} {chains}: {memory}")
     text = "\n".join(lines) + "\n"
     with open(os.path.join(out, "bench.md"), "w") as f:
         f.write(text)
