@@ -80,7 +80,7 @@ def clips_to_run(args):
             w, h, frames = (int(x) for x in out.split())
             if frames < 2:
                 sys.exit(f"bench: {path}: OpenCV decodes {frames} frames of it; a clip needs 2 at least")
-            yield path, f"{w}x{h}", frames
+            yield path, f"{w}x{h} {os.path.basename(path)}", frames  # two clips may have one size
         return
     for spec in args.sizes.split(","):
         size, frames = spec.split(":")
@@ -333,7 +333,7 @@ def gst_elements(clip, chain):
     smooth = "cvsmooth type=gaussian kernel-width=15 kernel-height=15"
     edges = "edgedetect threshold1=100 threshold2=200 aperture=3"
     body = " ! queue ! ".join([smooth, edges])
-    return (["filesrc", f"location={clip}", "!", "decodebin", "!", "videoconvert", "!", "video/x-raw,format=RGB", "!",
+    return (["filesrc", f'location="{clip}"', "!", "decodebin", "!", "videoconvert", "!", "video/x-raw,format=RGB", "!",
              "queue", "!"] + body.split() + ["!", "fakesink", "name=out", "sync=false"])
 
 
@@ -360,7 +360,7 @@ def main():
     extra = {}
     try:
         for clip, size, frames in clips_to_run(args):
-            source = f"source: {{type: file, path: {clip}}}\n"
+            source = f"source: {{type: file, path: {json.dumps(clip)}}}\n"  # a JSON string is YAML
             for chain in args.chains.split(","):
                 ops = CHAINS[chain]
                 log(f"bench: {size} {chain}")
