@@ -5,7 +5,8 @@ On clips it generates (motion and noise, H.264), or on yours (--clips), for each
 it measures:
   1. cvpipe --inline, one OpenCV thread (the sequential baseline)
   2. a plain OpenCV loop in Python, OpenCV's own threading left on
-  3. a Python multiprocessing pipeline (Pool.imap over frames, as tutorials teach)
+  3. a Python multiprocessing pipeline (Pool.imap over frames, as tutorials teach), and one done
+     with care (frames in shared-memory slots, indices over queues: cvpipe's shape in Python)
   4. GStreamer with Debian's OpenCV elements (cvsmooth, edgedetect), queues between stages
   5. cvpipe with 1, 2 (and nproc, if more) workers, and with the chain split over two stages two ways
 plus cvpipe's own overhead (a no-op chain on a synthetic source into the null sink: fps, and the
@@ -375,6 +376,8 @@ def main():
                                 [PY, os.path.join(HERE, "opencv_loop.py"), clip, chain, str(frames)]))
                 plan.append(Row("Python multiprocessing Pool.imap",
                                 [PY, os.path.join(HERE, "mp_pipeline.py"), clip, chain, str(frames)]))
+                plan.append(Row("Python multiprocessing, shared-memory slots",
+                                [PY, os.path.join(HERE, "mp_shm_pipeline.py"), clip, chain, str(frames)]))
                 if chain in GST_CHAINS:
                     words = gst_elements(clip, chain)
                     plan.append(Row("GStreamer cvsmooth ! queue ! edgedetect", ["gst-launch-1.0", "-q", *words],
