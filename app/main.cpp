@@ -149,9 +149,7 @@ int run_or_validate(const Command& cmd) {
       cv::Mat first(f.height, f.width, f.type);
       FrameMeta meta;
       std::string error;
-      const Source::Read r = source->read(first, meta, error);
-      if (r == Source::Read::kError) throw InputError(error);
-      if (r == Source::Read::kEnd) throw InputError(config.source.description + ": no frame to read");
+      expect_first_frame(source->read(first, meta, error), error, config.source.description);
     }
     // The frame buffers as the run's start-up log gives them (a page multiple).
     std::printf("%s: ok: %s %s -> %zu stage%s -> %s %s; %d slots x %d buffer%s x %zu B frames\n", cmd.config.c_str(),

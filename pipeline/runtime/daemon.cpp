@@ -161,11 +161,9 @@ class Run {
   std::atomic<bool> stop_reading_{false};
   std::atomic<bool> capture_done_{false};
   std::atomic<bool> run_done_{false};
-  struct FirstFrame {
-    std::uint32_t slot;
-    FrameMeta meta;
-  };
-  std::optional<FirstFrame> first_frame_;  // read before the capture thread starts, which submits it
+  // Frame 0, read into slot kFirstFrameSlot before the capture thread starts, which submits it.
+  static constexpr std::uint32_t kFirstFrameSlot = 0;
+  std::optional<FrameMeta> first_frame_;
   std::mutex first_out_mutex_;
   std::condition_variable first_out_cv_;
   bool first_out_ = false;  // the writer has had the first frame, written or dropped
@@ -281,18 +279,11 @@ Source::Read Run::read_frame(cv::Mat& into, std::uint64_t seq, FrameMeta& meta, 
 // thread, once the workers are up: its clock starts with the pipeline.
 void Run::read_first_frame() {
   const FrameFormat format = config_.source_format;
-  FirstFrame first{0, {}};
-  cv::Mat into(format.height, format.width, format.type, segment_->buffer(first.slot, 0));
+  cv::Mat into(format.height, format.width, format.type, segment_->buffer(kFirstFrameSlot, 0));
+  FrameMeta meta;
   std::string error;
-  switch (read_frame(into, 0, first.meta, error)) {
-    case Source::Read::kFrame:
-      first_frame_ = first;
-      return;
-    case Source::Read::kEnd:
-      throw InputError(config_.source.description + ": no frame to read");
-    case Source::Read::kError:
-      throw InputError(error);
-  }
+  expect_first_frame(read_frame(into, 0, meta, error), error, config_.source.description);
+  first_frame_ = meta;
 }
 
 void Run::capture_loop() {
@@ -323,7 +314,7 @@ void Run::capture_loop() {
   bool have_held = false;
   std::uint64_t seq = 0;
   if (first_frame_) {
-    submit(first_frame_->slot, first_frame_->meta, chains);
+    submit(kFirstFrameSlot, *first_frame_, chains);
     seq = 1;
   }
   // Until the first frame is out, a source with no clock is read only as far ahead as the first
@@ -689,7 +680,7 @@ int Run::execute() {
   slot_order_.assign(segment_->slot_count(), 0);
   stats_.slots_total.store(segment_->slot_count(), std::memory_order_relaxed);
   for (std::uint32_t i = 0; i < segment_->slot_count(); ++i)
-    if (!first_frame_ || i != first_frame_->slot) free_slots_.enqueue(i);
+    if (!first_frame_ || i != kFirstFrameSlot) free_slots_.enqueue(i);
 
   if (!config_.http.listen.empty()) {
     // Before the workers are ready: /healthz answers while they load. Throws UnavailableError

@@ -12,6 +12,7 @@
 #include <string>
 
 #include "pipeline/config/config_reader.hpp"
+#include "pipeline/core/errors.hpp"
 #include "pipeline/core/named_registry.hpp"
 #include "pipeline/ops/frame.hpp"
 
@@ -38,6 +39,13 @@ class Source {
   // Times a lost live source was opened again. Any thread may call it.
   virtual std::uint64_t reconnects() const { return 0; }
 };
+
+// The first frame's read, as `run` (before it writes anything) and `validate` make it: no frame
+// is an InputError (exit 66), with the source's own reason, or naming `description` at an end.
+inline void expect_first_frame(Source::Read r, const std::string& error, const std::string& description) {
+  if (r == Source::Read::kError) throw InputError(error);
+  if (r == Source::Read::kEnd) throw InputError(description + ": no frame to read");
+}
 
 // What loaders know when they parse a source section.
 struct LoadContext {
