@@ -501,10 +501,7 @@ void Run::log_stats(double interval_s) {
   for (std::size_t s = 0; s < stats_.stages.size(); ++s) {
     const StageStats& st = *stats_.stages[s];
     const std::uint64_t busy = st.busy_ns.load();
-    // A frame's time is counted when it ends, so a long frame puts some of the interval before
-    // into this one: at most 100%, as in --stats-json and /metrics.
-    const double share = std::min(
-        1.0, static_cast<double>(busy - last_busy_[s]) / (interval_s * 1e9 * std::max(1, st.workers.load())));
+    const double share = busy_share(busy - last_busy_[s], interval_s, st.workers.load());
     last_busy_[s] = busy;
     line << " | " << st.name << " workers=" << (options_.inline_mode ? 0 : st.workers.load()) << " busy=" << share * 100 << "%";
     if (!options_.inline_mode) line << " queue=" << st.queue_depth.load();

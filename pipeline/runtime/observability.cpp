@@ -126,6 +126,10 @@ Verdict readiness(const RunStats& stats, double window_s, std::int64_t now_ns) {
   return {503, "not ready: writer stalled: frames read but none written for " + fixed(idle, 1) + " s" + window};
 }
 
+double busy_share(std::uint64_t busy_ns_in_interval, double interval_s, int workers) {
+  return std::min(1.0, static_cast<double>(busy_ns_in_interval) / (interval_s * 1e9 * std::max(1, workers)));
+}
+
 StatsSnapshot take_snapshot(const RunStats& stats, std::int64_t now_ns) {
   StatsSnapshot s;
   s.ns = now_ns;
@@ -155,13 +159,12 @@ std::string snapshot_json(const RunStats& stats, bool inline_mode, const StatsSn
     << "},\"slots_in_use\":" << stats.slots_in_use.load() << ",\"slots\":" << stats.slots_total.load() << ",\"stages\":[";
   for (std::size_t s = 0; s < stats.stages.size(); ++s) {
     const StageStats& st = *stats.stages[s];
-    const int workers = std::max(1, st.workers.load());
     const std::uint64_t busy_before = s < last.busy_ns.size() ? last.busy_ns[s] : 0;
     const std::uint64_t done_before = s < last.processed.size() ? last.processed[s] : 0;
-    const double busy = static_cast<double>(now.busy_ns[s] - busy_before) / (interval * 1e9 * workers);
+    const double busy = busy_share(now.busy_ns[s] - busy_before, interval, st.workers.load());
     j << (s ? "," : "") << "{\"name\":\"" << st.name << "\",\"workers\":" << (inline_mode ? 0 : st.workers.load())
       << ",\"fps\":" << fixed(static_cast<double>(now.processed[s] - done_before) / interval, 2)
-      << ",\"busy\":" << fixed(std::min(busy, 1.0), 3) << ",\"queue\":" << st.queue_depth.load()
+      << ",\"busy\":" << fixed(busy, 3) << ",\"queue\":" << st.queue_depth.load()
       << ",\"frames_processed\":" << now.processed[s] << ",\"restarts\":" << st.restarts.load()
       << ",\"latency_ms\":{\"p50\":" << fixed(st.latency.percentile_ms(50), 3)
       << ",\"p95\":" << fixed(st.latency.percentile_ms(95), 3) << "}}";

@@ -23,6 +23,11 @@ Verdict liveness(const RunStats& stats, std::int64_t now_ns);
 // whether the source or the writer stalled).
 Verdict readiness(const RunStats& stats, double window_s, std::int64_t now_ns);
 
+// A stage's share of its workers' time spent in ops over an interval, from the growth of its
+// busy_ns. At most 1: a frame's time is counted when it ends, so a long frame puts some of the
+// interval before into this one. The stats line, --stats-json and the status page all use it.
+double busy_share(std::uint64_t busy_ns_in_interval, double interval_s, int workers);
+
 // One JSON object: {"t":..., "frames_read":..., ..., "stages":[{...}]}. `last` holds the previous
 // snapshot's counters, so fps and busy shares are over the interval since; nullptr: since start.
 struct StatsSnapshot {
