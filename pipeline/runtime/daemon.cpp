@@ -2,6 +2,7 @@
 
 #include <blockingconcurrentqueue.h>
 #include <concurrentqueue.h>
+#include <opencv2/core/utility.hpp>
 #include <signal.h>
 #include <unistd.h>
 
@@ -127,7 +128,10 @@ class Run {
   Source::Read read_frame(cv::Mat& into, std::uint64_t seq, FrameMeta& meta, std::string& error);
   void read_first_frame();
   void capture_loop();
-  void submit(std::uint32_t slot, const FrameMeta& meta, std::vector<std::unique_ptr<OpChain>>& chains);
+  // Hands the frame in `slot` to the first stage (inline: runs every stage on it here). Its workers
+  // run their ops on it with at least `opencv_threads` OpenCV threads (SlotHeader::opencv_threads).
+  void submit(std::uint32_t slot, const FrameMeta& meta, std::vector<std::unique_ptr<OpChain>>& chains,
+              std::uint32_t opencv_threads = 0);
   void writer_loop();
   void write_one(const WriterItem& item);
   void fatal(int exit_code, const std::string& message);
@@ -213,7 +217,8 @@ std::unique_ptr<OpChain> Run::inline_chain(std::size_t stage) {
 }
 
 // Hands a captured frame to the pipeline: to the router, or through the inline chains.
-void Run::submit(std::uint32_t slot, const FrameMeta& meta, std::vector<std::unique_ptr<OpChain>>& chains) {
+void Run::submit(std::uint32_t slot, const FrameMeta& meta, std::vector<std::unique_ptr<OpChain>>& chains,
+                 std::uint32_t opencv_threads) {
   const FrameFormat format = config_.source_format;
   SlotHeader& h = segment_->slot(slot);
   stats_.slots_in_use.fetch_add(1, std::memory_order_relaxed);
@@ -224,6 +229,7 @@ void Run::submit(std::uint32_t slot, const FrameMeta& meta, std::vector<std::uni
   h.type = format.type;
   h.buffer = 0;
   h.drop = 0;
+  h.opencv_threads = opencv_threads;
   h.error[0] = '\0';
   if (!options_.inline_mode) {
     captured_.enqueue(slot);
@@ -313,17 +319,19 @@ void Run::capture_loop() {
   FrameMeta held_meta;
   bool have_held = false;
   std::uint64_t seq = 0;
+  // Until the first frame is out, a source with no clock is not read further: that frame is alone
+  // in the pipeline, and each worker it meets runs its ops on every core (OpenCV threads), then
+  // goes back to its stage's `threads`. Decoding the next frames meanwhile, and a second worker
+  // on one of them, took cores from it: 2 workers, 9 runs each, medians, first frame out 299 ->
+  // 250 ms on the heavy chain at 1080p, 179 -> 172 on the light one; fps unchanged.
+  bool holding_back = !options_.inline_mode && !config_.source.live;
   if (first_frame_) {
-    submit(kFirstFrameSlot, *first_frame_, chains);
+    submit(kFirstFrameSlot, *first_frame_, chains,
+           holding_back ? static_cast<std::uint32_t>(cv::getNumberOfCPUs()) : 0);
     seq = 1;
   }
-  // Until the first frame is out, a source with no clock is read only as far ahead as the first
-  // stage has workers: decoding more into the free slots meanwhile would take cores from that
-  // first frame (1080p light chain, 2 workers: out 10 ms sooner; the run's fps unchanged).
-  bool holding_back = !options_.inline_mode && !config_.source.live;
-  const auto read_ahead = static_cast<std::uint64_t>(config_.stages.front().workers);
   while (!stop_reading_.load(std::memory_order_relaxed)) {
-    if (holding_back && seq >= read_ahead) {
+    if (holding_back) {
       std::unique_lock lock(first_out_mutex_);
       if (!first_out_cv_.wait_for(lock, std::chrono::milliseconds(100), [this] { return first_out_; })) continue;
       holding_back = false;

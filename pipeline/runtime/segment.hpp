@@ -25,7 +25,7 @@
 namespace cvpipe {
 
 inline constexpr std::uint32_t kSegmentMagic = 0x50505643;  // "CVPP"
-inline constexpr std::uint32_t kSegmentVersion = 3;  // 3: FrameMeta carries Detections
+inline constexpr std::uint32_t kSegmentVersion = 4;  // 4: SlotHeader::opencv_threads
 inline constexpr std::uint32_t kNoSlot = 0xFFFFFFFFu;
 inline constexpr std::uint32_t kStopWorker = 0xFFFFFFFEu;  // sent on a worker's `in` ring: finish and exit
 
@@ -42,8 +42,9 @@ struct SlotHeader {
   std::int64_t ops_ns;               // how long that worker's ops took on it
   std::int64_t started_ns;           // when that worker started its ops on it
   std::int64_t pickup_ns;            // from handed over (or the worker free, if later) to started
-
-  char error[212];
+  std::uint32_t opencv_threads;      // 0: each worker runs its ops with its stage's `threads`; else with
+                                     // these (the first frame of a clockless source, alone in the pipeline)
+  char error[208];
 };
 static_assert(std::is_trivially_copyable_v<SlotHeader>);
 

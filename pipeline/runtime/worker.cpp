@@ -175,7 +175,14 @@ int worker_main(const WorkerArgs& args) {
         int current = static_cast<int>(h.buffer);
         // Ops change a copy of the metadata: a frame retried after a crash starts from the original.
         FrameMeta meta = h.meta;
+        // The first frame of a clockless source, alone in the pipeline: every core for it.
+        const int threads = std::max(args.threads, static_cast<int>(h.opencv_threads));
+        if (threads != args.threads) {
+          log->debug("frame {} alone in the pipeline: its ops on {} OpenCV threads", meta.seq, threads);
+          cv::setNumThreads(threads);
+        }
         s = chain.run(buffers, current, meta, &h.input_intact);
+        if (threads != args.threads) cv::setNumThreads(args.threads);
         h.meta = meta;
         h.buffer = static_cast<std::uint32_t>(current);
         h.width = chain.output().width;

@@ -1,7 +1,10 @@
 // The periodic stats for scripts and people: --stats-json appends JSON lines, and a file source
 // on a terminal gets a progress line redrawn in place (plain stats lines otherwise).
+#include <opencv2/core/utility.hpp>
+
 #include <algorithm>
 #include <fstream>
+#include <sstream>
 
 #include "tests/integration/cli_test_util.hpp"
 
@@ -42,9 +45,9 @@ log: {stats_interval: 0.2}
 }
 
 // Until the first frame is out, a source with no clock (synthetic frames at pace: max, or a file)
-// is read only as far ahead as the first stage has workers: more frames decoded meanwhile would
-// take cores from that first frame. Then the free slots fill as usual.
-TEST_F(StatsOutput, TheFirstFrameGoesOutBeforeTheSourceIsReadFurtherThanTheWorkers) {
+// is read no further than that frame: more frames decoded meanwhile, and other workers on them,
+// would take cores from it. Then the free slots fill as usual.
+TEST_F(StatsOutput, TheFirstFrameGoesOutBeforeTheSourceIsReadFurther) {
   const std::string config = write("pipeline.yaml", R"(source: {type: synthetic, width: 160, height: 120, frames: 12}
 stages: [{name: slow, workers: 2, ops: [{op: sleep, ms: 400}]}]
 buffers: {slots: 8}
@@ -62,13 +65,51 @@ log: {stats_interval: 0.05}
     const long long read = j->integer("frames_read"), written = j->integer("frames_written");
     if (written == 0) {
       ++before_first;
-      EXPECT_LE(read, 2) << line;
+      EXPECT_LE(read, 1) << line;
     }
     most_ahead = std::max(most_ahead, read - written);
   }
   EXPECT_GE(before_first, 3) << "the first frame takes 400 ms; stats every 50 ms";
   EXPECT_GE(most_ahead, 6) << "after the first frame, the slots did not fill";
   EXPECT_EQ(summary_of(r).integer("frames_written"), 12);
+}
+
+// That first frame, alone in the pipeline, runs on every core: each worker it meets gives its
+// ops as many OpenCV threads as there are cores (at least its stage's `threads`), for that frame
+// only. A live source keeps its frames coming, so none of its frames is alone.
+TEST_F(StatsOutput, TheFirstFrameOfAClocklessSourceAloneRunsOnEveryCore) {
+  const int cores = cv::getNumberOfCPUs();
+  const auto lines_alone = [](const RunResult& r) {
+    std::vector<std::string> found;
+    std::istringstream err(r.err);
+    for (std::string line; std::getline(err, line);)
+      if (line.find("alone in the pipeline") != std::string::npos) found.push_back(line);
+    return found;
+  };
+  for (const char* pace : {"max", "realtime"}) {
+    SCOPED_TRACE(pace);
+    const std::string config = write("pipeline.yaml", std::string(R"(source: {type: synthetic, width: 320, height: 240, fps: 100, frames: 12, pace: )") +
+                                                          pace + R"(}
+stages:
+  - {name: blur, workers: 2, ops: [{op: gaussian_blur}]}
+  - {name: edges, workers: 1, ops: [{op: grayscale}, {op: canny}]}
+sink: {type: "null"}
+log: {level: debug, stats_interval: 0}
+)");
+    const RunResult r = run_cvpipe({"run", config}, 60s);
+    ASSERT_EQ(r.exit_code, 0) << describe(r);
+    EXPECT_EQ(summary_of(r).integer("frames_written"), 12);
+    const std::vector<std::string> alone = lines_alone(r);
+    if (std::string(pace) == "realtime" || cores == 1) {
+      EXPECT_TRUE(alone.empty()) << describe(r);
+      continue;
+    }
+    ASSERT_EQ(alone.size(), 2u) << "one line from each stage's worker: " << describe(r);
+    for (const auto& line : alone)
+      EXPECT_NE(line.find("frame 0 alone in the pipeline: its ops on " + std::to_string(cores) + " OpenCV threads"),
+                std::string::npos)
+          << line;
+  }
 }
 
 // One worker that cannot keep up with its live source: busy all the time, dropping the rest. The
