@@ -71,8 +71,9 @@ class FileSource final : public Source {
         return Read::kError;
       }
       pass_start_us_ = next_pts;
-      if (!first_.empty()) return hand_out_first(into, meta);
-      return read(into, meta, error);  // once: this pass has no frame yet, so it cannot end again
+      // Once: this pass has no frame yet, so it cannot end again. Hands out a first frame that
+      // open_file() decoded, if it had to.
+      return read(into, meta, error);
     }
     if (!cap_.retrieve(into)) {
       error = "cannot decode frame " + std::to_string(pass_frames_) + " of " + path_;
