@@ -9,18 +9,18 @@ FROM debian:bookworm-slim AS build
 RUN apt-get update \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
       build-essential cmake pkg-config libopencv-dev libspdlog-dev libyaml-cpp-dev libconcurrentqueue-dev \
-      libgtest-dev libavformat-dev libavcodec-dev libcpp-httplib-dev opencv-data opencv-doc \
+      libgtest-dev libavformat-dev libavcodec-dev libswscale-dev libcpp-httplib-dev opencv-data opencv-doc \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY . .
 RUN cmake -S . -B /build -DCMAKE_BUILD_TYPE=Release >/dev/null \
  && cmake --build /build -j"$(nproc)" \
  && ctest --test-dir /build -L unit --output-on-failure -j"$(nproc)"
-# The Debian packages of the libraries the two binaries link (cvpipe-io.so's first link, which
-# names only its own libraries, not their whole closure), opencv-data (haar_faces's default
+# The Debian packages of the libraries the binary and its modules link (the modules' first links,
+# which name only their own libraries, not their whole closure), opencv-data (haar_faces's default
 # cascade) and curl (the health check): the runtime stage installs those only.
 RUN multiarch="$(gcc -print-multiarch)" \
- && for lib in $(readelf -d /build/cvpipe /build/cvpipe-io-unordered.so | sed -n 's/.*(NEEDED).*\[\(.*\)\]/\1/p' | sort -u); do \
+ && for lib in $(readelf -d /build/cvpipe /build/cvpipe-av-unordered.so /build/cvpipe-io-unordered.so | sed -n 's/.*(NEEDED).*\[\(.*\)\]/\1/p' | sort -u); do \
       dpkg -S "/usr/lib/$multiarch/$lib" 2>/dev/null || dpkg -S "/lib/$multiarch/$lib"; \
     done | cut -d: -f1 | { cat; echo opencv-data; echo curl; } | sort -u > /build/runtime-packages \
  && cat /build/runtime-packages
@@ -33,7 +33,7 @@ RUN apt-get update \
  && useradd --system --uid 10001 --gid video --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin cvpipe \
  && install -d -o cvpipe -g video /out
 COPY --from=build /build/cvpipe /usr/local/bin/cvpipe
-COPY --from=build /build/cvpipe-io.so /usr/local/lib/cvpipe/cvpipe-io.so
+COPY --from=build /build/cvpipe-av.so /build/cvpipe-io.so /usr/local/lib/cvpipe/
 COPY config/container.yaml /etc/cvpipe/default.yaml
 COPY samples/mandelbrot-640x360.mp4 /usr/share/cvpipe/samples/
 USER cvpipe:video

@@ -18,7 +18,7 @@
 #include "pipeline/core/errors.hpp"
 #include "pipeline/ops/op_registry.hpp"
 #include "pipeline/runtime/daemon.hpp"
-#include "pipeline/runtime/io_module.hpp"
+#include "pipeline/runtime/http_server.hpp"
 #include "pipeline/runtime/logging.hpp"
 #include "pipeline/runtime/segment.hpp"
 #include "pipeline/runtime/worker.hpp"
@@ -141,6 +141,9 @@ int run_or_validate(const Command& cmd) {
   PipelineConfig config;
   std::unique_ptr<Source> source = load_and_resolve(cmd.config, cmd.overrides, config,
                                                     [](const PipelineConfig& c) { init_logging(c.log_level); });
+  // Its module loads now, as the source's and the sink's did with the config: a missing one is an
+  // error before anything runs, for validate too.
+  if (!config.http.listen.empty()) HttpServer::load();
   if (cmd.verb == "validate") {
     // As a run does before it writes anything, while its workers start: the first frame decodes.
     // (A live source has read one to open.)
@@ -207,7 +210,6 @@ int main(int argc, char** argv) {
   }
   try {
     if (cmd.verb == "ops") return list_ops();
-    load_io_module();
     if (cmd.verb == "run" || cmd.verb == "validate") return run_or_validate(cmd);
     std::fprintf(stderr, "cvpipe: unknown command \"%s\" (cvpipe --help shows the usage)\n", cmd.verb.c_str());
     return kExitUsage;

@@ -14,6 +14,7 @@
 
 #include "pipeline/core/errors.hpp"
 #include "pipeline/ops/op_registry.hpp"
+#include "pipeline/runtime/io_module.hpp"
 
 namespace cvpipe {
 
@@ -222,11 +223,15 @@ std::vector<OpEntry> read_ops(ConfigReader& stage, std::size_t& parsed) {
 }
 
 template <class Info>
-const Info* read_type(ConfigReader& r, const NamedRegistry<Info>& registry, std::string_view what) {
+const Info* read_type(ConfigReader& r, const NamedRegistry<Info>& registry, ModuleEntry entry,
+                      std::string_view what) {
   const std::string type = r.required_string("type");
   if (type.empty()) return nullptr;
   const Info* info = registry.find(type);
+  // Not linked in: loaded with its module, if one holds it.
+  if (!info) load_module_for(entry, type), info = registry.find(type);
   if (!info) {
+    load_all_modules();  // for the list of every known type
     std::string message = "unknown " + std::string(what) + " type \"" + type + "\"";
     if (auto near = closest_match(type, registry.names()); !near.empty()) message += " (did you mean \"" + near + "\"?)";
     r.fail("type", message + "; known types: " + join(registry.names(), ", "));
@@ -256,7 +261,7 @@ PipelineConfig parse_document(YAML::Node root, ConfigDiagnostics& diag, const st
   const std::size_t errors_before_source = diag.count();
   ConfigReader source = top.map("source");
   if (!top.has("source")) top.fail("source", "missing required key (the input: type file, camera, url or synthetic)");
-  if (const SourceInfo* info = top.has("source") ? read_type(source, SourceRegistry::instance(), "source") : nullptr)
+  if (const SourceInfo* info = top.has("source") ? read_type(source, SourceRegistry::instance(), ModuleEntry::kSource, "source") : nullptr)
     config.source = info->parse(source, ctx);
   config.capture_drop_policy = read_drop_policy(source, config.source.live);
   if (config.source.type.empty()) source.ignore_rest();
@@ -317,7 +322,7 @@ PipelineConfig parse_document(YAML::Node root, ConfigDiagnostics& diag, const st
   const std::size_t errors_before_sink = diag.count();
   ConfigReader sink = top.map("sink");
   if (!top.has("sink")) top.fail("sink", "missing required key (the output: type video, images or null)");
-  if (const SinkInfo* info = top.has("sink") ? read_type(sink, SinkRegistry::instance(), "sink") : nullptr)
+  if (const SinkInfo* info = top.has("sink") ? read_type(sink, SinkRegistry::instance(), ModuleEntry::kSink, "sink") : nullptr)
     config.sink = info->parse(sink, ctx);
   config.sink_mark = sink.mark();
   if (config.sink.type.empty()) sink.ignore_rest();

@@ -37,8 +37,11 @@ class HttpServer {
   // http.preview_width wide). Never blocks: if a viewer holds the last copy, this frame is skipped.
   virtual void offer_frame(const cv::Mat& frame) = 0;
 
-  // Binds `context.config.listen` and starts serving. Throws UnavailableError (exit 69) when the
-  // address cannot be bound; std::runtime_error when the io module is not loaded.
+  // Loads the module with the endpoint (cvpipe-io.so) unless it is there; std::runtime_error
+  // when it cannot be loaded.
+  static void load();
+  // Binds `context.config.listen` and starts serving, after load(). Throws UnavailableError
+  // (exit 69) when the address cannot be bound.
   static std::unique_ptr<HttpServer> start(Context context);
 
   using Factory = std::unique_ptr<HttpServer> (*)(Context);

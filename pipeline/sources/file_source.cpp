@@ -1,12 +1,10 @@
-// file: decodes a video file with OpenCV's FFmpeg backend.
+// file: decodes a video file with FFmpeg, as OpenCV's FFmpeg backend does (av_decoder.hpp).
 //   source:
 //     type: file
 //     path: samples/clip.mp4     # relative to the config file
 //     loop: false                # true: start again at the end, forever (media time keeps increasing)
 #include <sys/stat.h>
 #include <unistd.h>
-
-#include <opencv2/videoio.hpp>
 
 #include <cerrno>
 #include <cmath>
@@ -17,6 +15,7 @@
 #include <string>
 
 #include "pipeline/core/errors.hpp"
+#include "pipeline/sources/av_decoder.hpp"
 #include "pipeline/sources/packet_probe.hpp"
 #include "pipeline/sources/source.hpp"
 
@@ -27,10 +26,9 @@ class FileSource final : public Source {
  public:
   FileSource(const std::string& path, bool loop) : path_(path), loop_(loop) {
     format_ = open_file();
-    fps_ = cap_.get(cv::CAP_PROP_FPS);
+    fps_ = decoder_->fps();
     if (!(fps_ > 0 && fps_ < 1000)) fps_ = 25;
-    const double count = cap_.get(cv::CAP_PROP_FRAME_COUNT);
-    frame_count_ = count > 0 ? static_cast<std::int64_t>(count) : -1;
+    frame_count_ = decoder_->frame_count();
   }
 
   FrameFormat format() const override { return format_; }
@@ -42,7 +40,7 @@ class FileSource final : public Source {
     if (!first_.empty()) return hand_out_first(into, meta);
     if (!size_unchanged(error)) return Read::kError;
     uchar* const target = into.data;
-    if (!cap_.grab()) {
+    if (!decoder_->grab()) {
       if (pass_frames_ == 0) {
         error = "cannot read video file " + path_ + ": no frame could be decoded" +
                 (pass_start_us_ ? " (reopening it to loop)" : "");
@@ -75,18 +73,17 @@ class FileSource final : public Source {
       // open_file() decoded, if it had to.
       return read(into, meta, error);
     }
-    if (!cap_.retrieve(into)) {
+    if (!decoder_->retrieve(into)) {
       error = "cannot decode frame " + std::to_string(pass_frames_) + " of " + path_;
       return Read::kError;
     }
     if (into.data != target) {
-      // OpenCV allocated a new buffer: the frame's size or type differs from the stream's first.
+      // A new buffer: the frame's size differs from the stream's first.
       error = "frame " + std::to_string(pass_frames_) + " of " + path_ + " is " + std::to_string(into.cols) + "x" +
               std::to_string(into.rows) + ", the stream started at " + format_.describe();
       return Read::kError;
     }
-    const auto file_pts = static_cast<std::int64_t>(std::llround(cap_.get(cv::CAP_PROP_POS_MSEC) * 1000.0));
-    meta.pts_us = last_pts_us_ = next_pts(file_pts);
+    meta.pts_us = last_pts_us_ = next_pts(decoder_->pts_us());
     return Read::kFrame;
   }
 
@@ -94,36 +91,35 @@ class FileSource final : public Source {
   // Opens the file and says the frames' format. The first frame is decoded by the first read()
   // (straight into a slot, while the workers start), unless FFmpeg's demuxer cannot tell the size.
   FrameFormat open_file() {
-    // Open errors are reported by us, in one line; OpenCV's own would be noise. A missing file
+    // Open errors are reported by us, in one line; FFmpeg's own would be noise. A missing file
     // is caught when the config loads, but a looped one may go away later.
     std::error_code ec;
     if (!std::filesystem::exists(path_, ec)) throw InputError("cannot open video file " + path_ + ": no such file");
     if (::access(path_.c_str(), R_OK) != 0)
       throw InputError("cannot open video file " + path_ + ": " + std::strerror(errno));
-    if (!cap_.open(path_, cv::CAP_FFMPEG))
-      throw InputError("cannot open video file " + path_ + ": not a video FFmpeg can decode");
+    std::string why;
+    decoder_ = AvDecoder::open(path_, why);
+    if (!decoder_) throw InputError("cannot open video file " + path_ + ": " + why);
     pass_frames_ = 0;
     probe_ = PacketProbe::open(path_);
     first_packet_size_.reset();
-    // OpenCV's FFmpeg backend always hands out BGR frames, rotated as the stream's display matrix
-    // says; its frame size is the rotated one too.
-    const FrameFormat format{static_cast<int>(cap_.get(cv::CAP_PROP_FRAME_WIDTH)),
-                             static_cast<int>(cap_.get(cv::CAP_PROP_FRAME_HEIGHT)), CV_8UC3};
+    // BGR frames, turned as the stream's display matrix says; the frame size is the turned one.
+    const FrameFormat format{decoder_->width(), decoder_->height(), CV_8UC3};
     if (format.width > 0 && format.height > 0) return format;
     std::string error;
     cv::Mat frame;
-    if (!size_unchanged(error) || !cap_.read(frame) || frame.empty())
+    if (!size_unchanged(error) || !decoder_->grab() || !decoder_->retrieve(frame) || frame.empty())
       throw InputError("cannot read video file " + path_ + ": no frame could be decoded");
-    first_pts_us_ = static_cast<std::int64_t>(std::llround(cap_.get(cv::CAP_PROP_POS_MSEC) * 1000.0));
+    first_pts_us_ = decoder_->pts_us();
     first_ = frame;
     return FrameFormat{first_.cols, first_.rows, first_.type()};
   }
 
-  // Media time of the frame just read, from the file's: passes after the first follow the pass
-  // before. OpenCV 4.6 says 0 for the frames it drains from the decoder at the end of the file
-  // (the last two of an H.264 stream with B-frames, for one): media time still goes forward, a
-  // frame time after the frame before.
+  // Media time of the frame just read, from the file's (-1: it tells none): passes after the first
+  // follow the pass before. Where the file's does not go forward (none, or out of order), media
+  // time still does, a frame time after the frame before.
   std::int64_t next_pts(std::int64_t file_pts) {
+    if (file_pts < 0) file_pts = pass_frames_ == 0 ? 0 : last_pts_us_ - pts_offset_us_ + frame_interval_us();
     const bool pass_starts = pass_frames_++ == 0;
     if (pass_starts && pass_start_us_) pts_offset_us_ = *pass_start_us_ - file_pts;
     const std::int64_t pts = pts_offset_us_ + file_pts;
@@ -131,8 +127,9 @@ class FileSource final : public Source {
   }
 
   // Whether the packet of the frame about to be read (the probe keeps in step with the frames
-  // handed out) has the stream's first size, when its codec's parser tells. OpenCV would turn a
-  // frame of another size into garbage at the first size, so the run stops before it.
+  // handed out) has the stream's first size, when its codec's parser tells: the run stops before
+  // a frame of another size, with the packet's size in the error. (A frame of another size that
+  // the parser did not announce is caught when it is decoded.)
   bool size_unchanged(std::string& error) {
     if (!probe_) return true;
     const std::optional<PacketSize> size = probe_->next();
@@ -157,10 +154,10 @@ class FileSource final : public Source {
 
   std::string path_;
   bool loop_;
-  cv::VideoCapture cap_;
+  std::unique_ptr<AvDecoder> decoder_;
   FrameFormat format_;
   double fps_ = 25;
-  std::int64_t frame_count_ = -1;  // what OpenCV says the container announces (an estimate for some)
+  std::int64_t frame_count_ = -1;  // what the container announces (an estimate for some)
   cv::Mat first_;  // decoded by open_file() when the demuxer tells no frame size; not yet read
   std::unique_ptr<PacketProbe> probe_;  // null: FFmpeg's demuxer cannot read the file on its own
   std::optional<PacketSize> first_packet_size_;

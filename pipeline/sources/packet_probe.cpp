@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cstdio>
 
+#include "pipeline/sources/av_decoder.hpp"
+
 extern "C" {
 #include <libavcodec/avcodec.h>
 #include <libavformat/avformat.h>
@@ -80,11 +82,12 @@ PacketProbe::~PacketProbe() = default;
 std::unique_ptr<PacketProbe> PacketProbe::open(const std::string& path) {
   auto s = std::make_unique<State>();
   if (avformat_open_input(&s->format, path.c_str(), nullptr, nullptr) != 0) return nullptr;
-  s->stream = av_find_best_stream(s->format, AVMEDIA_TYPE_VIDEO, -1, -1, nullptr, 0);
+  // The stream the decoder reads (av_decoder.hpp).
+  s->stream = first_video_stream(s->format);
   if (s->stream < 0) {
-    // Some containers name their streams' codecs only once packets were read.
+    // Some containers name their streams only once packets were read.
     if (avformat_find_stream_info(s->format, nullptr) < 0) return nullptr;
-    s->stream = av_find_best_stream(s->format, AVMEDIA_TYPE_VIDEO, -1, -1, nullptr, 0);
+    s->stream = first_video_stream(s->format);
     if (s->stream < 0) return nullptr;
   }
   s->packet = av_packet_alloc();

@@ -1,17 +1,17 @@
-// PacketProbe: FFmpeg's own view of a video file's packets, read alongside OpenCV, for what
-// OpenCV 4.6's FFmpeg backend does not say.
+// PacketProbe: FFmpeg's own view of a video file's packets, read alongside the decoder
+// (av_decoder.hpp), for what decoded frames do not say.
 //
-// - A frame size that changes mid-stream (e.g. MPEG-TS segments of two resolutions joined):
-//   OpenCV keeps converting at the first size and returns garbled frames without an error. The
+// - A frame size that changes mid-stream (e.g. MPEG-TS segments of two resolutions joined): the
 //   probe runs FFmpeg's parser (no decoding) over each video packet, which reads the size from
-//   the sequence headers, so the file source can stop before the first frame of another size.
-// - A file that stops short (truncated, or damaged past some point): OpenCV just reports the end.
-//   Its frame count cannot tell: a container without an index (Matroska, WebM) only has an
+//   the sequence headers, so the file source can stop before the first frame of another size and
+//   say which size it is.
+// - A file that stops short (truncated, or damaged past some point): the decoder just reaches the
+//   end. The frame count cannot tell: a container without an index (Matroska, WebM) only has an
 //   estimate, duration x fps, which a variable frame rate makes wrong. The probe compares what
 //   the packets really reach with what the container announces.
 //
-// The probe demuxes the file a second time, one packet per frame OpenCV hands out. Packets that
-// never become frames are skipped: those an MP4/MOV edit list hides, and those before the first
+// The probe demuxes the file a second time, one packet per frame decoded. Packets that never
+// become frames are skipped: those an MP4/MOV edit list hides, and those before the first
 // keyframe, which FFmpeg's decoders drop.
 #pragma once
 

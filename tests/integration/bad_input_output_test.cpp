@@ -171,10 +171,51 @@ TEST_P(FrameSizeChange, StopsWithNoInputAfterWritingTheFramesBefore) {
            << std::ifstream(path("b.ts"), std::ios::binary).rdbuf();
   }
 
+  // The frames FFmpeg decodes at the first size: 10 for H.264; 9 for MPEG-2, whose decoder loses
+  // the last frame before the new sequence header.
+  const RunResult probed = run_program({"/usr/bin/ffprobe", "-v", "error", "-select_streams", "v", "-show_entries",
+                                        "frame=width", "-of", "csv=p=0", path("ab.ts")});
+  ASSERT_EQ(probed.exit_code, 0) << describe(probed);
+  std::istringstream widths(probed.out);
+  int first_size = 0;
+  for (std::string w; std::getline(widths, w) && w.rfind("160", 0) != 0;) first_size += w.rfind("320", 0) == 0;
+  ASSERT_GE(first_size, 9) << probed.out;
+
   const RunResult r = run_cvpipe({"run", config_reading("ab.ts")});
 
   EXPECT_EQ(r.exit_code, kExitNoInput) << describe(r);
-  EXPECT_NE(r.err.find("frame 10 of " + path("ab.ts") + " is 160x120, the stream started at 320x240"),
+  EXPECT_NE(r.err.find("frame " + std::to_string(first_size) + " of " + path("ab.ts") +
+                       " is 160x120, the stream started at 320x240"),
+            std::string::npos)
+      << describe(r);
+  const Json s = summary_of(r);
+  EXPECT_EQ(s.integer("frames_read"), first_size);
+  EXPECT_EQ(s.integer("frames_written"), first_size);
+  EXPECT_EQ(list_dir(path("out")).size(), static_cast<std::size_t>(first_size));
+}
+
+INSTANTIATE_TEST_SUITE_P(Codecs, FrameSizeChange, ::testing::Values("mpeg2video", "libx264"));
+
+// MJPEG's parser tells no frame size: the change is caught at the first decoded frame of the new
+// size, which is not handed out (OpenCV 4.6 hands it out garbled at the first size).
+TEST_F(BadInput, AnMjpegFileWhoseFrameSizeChangesStopsAtTheFirstFrameOfAnotherSize) {
+  std::string list;
+  for (const auto& [name, size] : {std::pair{"a.mkv", "320x240"}, std::pair{"b.mkv", "160x120"}}) {
+    const RunResult made = run_program({"/usr/bin/ffmpeg", "-nostdin", "-loglevel", "error", "-f", "lavfi", "-i",
+                                        std::string("testsrc=rate=25:size=") + size, "-frames:v", "10", "-c:v",
+                                        "mjpeg", path(name)});
+    ASSERT_EQ(made.exit_code, 0) << describe(made);
+    list += std::string("file ") + name + "\n";
+  }
+  write("list.txt", list);
+  const RunResult joined = run_program({"/usr/bin/ffmpeg", "-nostdin", "-loglevel", "error", "-f", "concat", "-i",
+                                        path("list.txt"), "-c", "copy", path("ab.mkv")});
+  ASSERT_EQ(joined.exit_code, 0) << describe(joined);
+
+  const RunResult r = run_cvpipe({"run", config_reading("ab.mkv")});
+
+  EXPECT_EQ(r.exit_code, kExitNoInput) << describe(r);
+  EXPECT_NE(r.err.find("frame 10 of " + path("ab.mkv") + " is 160x120, the stream started at 320x240"),
             std::string::npos)
       << describe(r);
   const Json s = summary_of(r);
@@ -182,8 +223,6 @@ TEST_P(FrameSizeChange, StopsWithNoInputAfterWritingTheFramesBefore) {
   EXPECT_EQ(s.integer("frames_written"), 10);
   EXPECT_EQ(list_dir(path("out")).size(), 10u);
 }
-
-INSTANTIATE_TEST_SUITE_P(Codecs, FrameSizeChange, ::testing::Values("mpeg2video", "libx264"));
 
 // The end of a file, by container: whole files of a variable frame rate end normally (Matroska
 // and WebM only estimate their frame count, from duration x fps, and a long pause makes that 130

@@ -1,5 +1,6 @@
 // cvpipe's ops are OpenCV's functions: the pipeline's output is exactly what OpenCV gives when
 // applied to the same decoded frames by hand.
+#include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
 
 #include "tests/integration/cli_test_util.hpp"
@@ -49,10 +50,11 @@ sink:
   EXPECT_EQ(compare_frames(expected, read_images(path("out"))), "");
 }
 
-// A phone's video: stored 320x240, to be shown turned 90 degrees (MP4's display matrix). OpenCV turns the frames it
-// decodes, and the frame size it reports before decoding any (which sizes the shared memory) is
-// the turned one too.
-TEST_F(EdgePipeline, TurnsARotatedVideoAsOpenCvDoes) {
+// A phone's video: stored 320x240, to be shown turned 90 degrees (MP4's display matrix). It comes
+// out turned as FFmpeg shows it (ffmpeg's own decode, players), and the frame size reported before
+// any frame is decoded (which sizes the shared memory) is the turned one. OpenCV 4.6 turns it the
+// other way (it reads the matrix's angle with the wrong sign; later versions do not).
+TEST_F(EdgePipeline, TurnsARotatedVideoAsFFmpegShowsIt) {
   ASSERT_TRUE(make_clip(path("flat.mkv"), {320, 240}, 6));
   // FFmpeg 5.1 keeps the rotate tag when it copies the stream, not when it encodes it.
   const RunResult encoded = run_program({"/usr/bin/ffmpeg", "-nostdin", "-loglevel", "error", "-i", path("flat.mkv"),
@@ -61,9 +63,19 @@ TEST_F(EdgePipeline, TurnsARotatedVideoAsOpenCvDoes) {
   const RunResult turned = run_program({"/usr/bin/ffmpeg", "-nostdin", "-loglevel", "error", "-i", path("flat.mp4"),
                                         "-c", "copy", "-metadata:s:v:0", "rotate=90", path("turned.mp4")});
   ASSERT_EQ(turned.exit_code, 0) << describe(turned);
-  const std::vector<cv::Mat> expected = read_video(path("turned.mp4"));
+  // The flat frames as OpenCV decodes them, turned as ffmpeg turns them.
+  const RunResult shown = run_program({"/usr/bin/ffmpeg", "-nostdin", "-loglevel", "error", "-i", path("turned.mp4"),
+                                       "-frames:v", "1", "-pix_fmt", "bgr24", path("ffmpeg-first.png")});
+  ASSERT_EQ(shown.exit_code, 0) << describe(shown);
+  const cv::Mat ffmpeg_first = cv::imread(path("ffmpeg-first.png"));
+  std::vector<cv::Mat> expected;
+  for (const cv::Mat& frame : read_video(path("flat.mp4"))) {
+    cv::Mat t;
+    cv::rotate(frame, t, cv::ROTATE_90_COUNTERCLOCKWISE);
+    expected.push_back(t);
+  }
   ASSERT_EQ(expected.size(), 6u);
-  ASSERT_EQ(expected[0].size(), cv::Size(240, 320)) << "OpenCV does not turn it: the test shows nothing";
+  ASSERT_TRUE(identical(ffmpeg_first, expected[0])) << "ffmpeg turns it another way than this test expects";
   const std::string config = write("pipeline.yaml", R"(source:
   type: file
   path: turned.mp4

@@ -89,17 +89,6 @@ TEST_F(FileSourceTest, MediaTimeGoesOnThroughTheFramesDrainedAtTheEnd) {
     ASSERT_TRUE(writer.isOpened());
     for (int i = 0; i < kClipFrames; ++i) writer.write(cv::Mat(48, 64, CV_8UC3, cv::Scalar(20 * i, 100, 200 - 10 * i)));
   }
-  {
-    // The quirk itself, so that this test notices when OpenCV stops having it.
-    cv::VideoCapture cap(clip_, cv::CAP_FFMPEG);
-    cv::Mat frame;
-    double last = -1;
-    for (int i = 0; i < kClipFrames; ++i) {
-      ASSERT_TRUE(cap.read(frame)) << i;
-      last = cap.get(cv::CAP_PROP_POS_MSEC);
-    }
-    EXPECT_EQ(last, 0) << "OpenCV now times the drained frames: this workaround can go";
-  }
   for (const std::string loop : {"", "  loop: true\n"}) {
     auto source = open(loop);
     cv::Mat into(48, 64, CV_8UC3);
