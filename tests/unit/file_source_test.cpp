@@ -78,9 +78,9 @@ TEST_F(FileSourceTest, LoopStartsAgainWithIncreasingMediaTime) {
   for (std::size_t i = 0; i < steps.size(); ++i) EXPECT_NEAR(steps[i], 40'000, 1'000) << "step " << i;
 }
 
-// OpenCV 4.6 reports media time 0 for the frames it drains from the decoder at the end of a file,
-// the last two of an H.264 stream with B-frames (as OpenCV's own writer makes it): the source still
-// gives them their place in time, in one pass and across loops.
+// The frames drained from the decoder at the end of a file, the last two of an H.264 stream with
+// B-frames (as OpenCV's own writer makes it), have their place in time, in one pass and across
+// loops (OpenCV 4.6 reports media time 0 for them).
 TEST_F(FileSourceTest, MediaTimeGoesOnThroughTheFramesDrainedAtTheEnd) {
   clip_ = dir_ + "/b-frames.mp4";
   constexpr int kClipFrames = 12;
