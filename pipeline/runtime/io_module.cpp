@@ -10,6 +10,9 @@
 #include <string>
 #include <vector>
 
+#include "pipeline/sinks/sink.hpp"
+#include "pipeline/sources/source.hpp"
+
 namespace cvpipe {
 namespace {
 
@@ -71,7 +74,14 @@ void load_module_for(ModuleEntry entry, std::string_view type) {
 }
 
 void load_all_modules() {
-  for (const ModuleType& m : kModuleTypes) load(m.module, m.what);
+  for (const ModuleType& m : kModuleTypes) {
+    // Those linked in (the test binaries link every type) need no module; the HTTP endpoint's
+    // module is the one of types listed too.
+    const bool here = m.entry == ModuleEntry::kSource ? SourceRegistry::instance().find(m.type) != nullptr
+                      : m.entry == ModuleEntry::kSink ? SinkRegistry::instance().find(m.type) != nullptr
+                                                      : true;
+    if (!here) load(m.module, m.what);
+  }
 }
 
 std::vector<std::string> module_type_names(ModuleEntry entry) {

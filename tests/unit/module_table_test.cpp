@@ -6,6 +6,7 @@
 #include <set>
 #include <string>
 
+#include "pipeline/config/pipeline_config.hpp"
 #include "pipeline/runtime/io_module.hpp"
 #include "pipeline/sinks/sink.hpp"
 #include "pipeline/sources/source.hpp"
@@ -28,6 +29,21 @@ std::set<std::string> registered_outside(const Registry& registry, ModuleEntry e
 TEST(ModuleTable, NamesEveryTypeOutsideTheDaemon) {
   EXPECT_EQ(registered_outside(SourceRegistry::instance(), ModuleEntry::kSource), std::set<std::string>{"synthetic"});
   EXPECT_EQ(registered_outside(SinkRegistry::instance(), ModuleEntry::kSink), std::set<std::string>{"null"});
+}
+
+// Where every type is linked in, an unknown one is a config error listing them all; no module is
+// looked for (there is none beside this binary).
+TEST(ModuleTable, AnUnknownTypeWithEveryTypeLinkedInIsAConfigError) {
+  try {
+    (void)parse_config_text("source: {type: fil, path: x.mp4}\nstages: [{name: s, ops: [{op: identity}]}]\n"
+                            "sink: {type: \"null\"}\n",
+                            "t.yaml", "", {});
+    FAIL() << "no error";
+  } catch (const ConfigException& e) {
+    ASSERT_EQ(e.errors().size(), 1u);
+    const std::string text = e.errors()[0].to_string();
+    EXPECT_NE(text.find("known types: camera, file, synthetic, url"), std::string::npos) << text;
+  }
 }
 
 }  // namespace
