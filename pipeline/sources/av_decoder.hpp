@@ -3,7 +3,7 @@
 // for byte, without OpenCV's videoio: that brings ~245 libraries (GStreamer, GDAL, ...) whose
 // loading was most of the daemon's start-up, where FFmpeg's own take a third of the time.
 //
-// What it does as OpenCV does (the tests compare the two on H.264, FFV1, MJPEG and rotated MP4):
+// What it does as OpenCV does (the tests compare the two on FFV1, H.264 4:2:0 and 4:4:4, MJPEG):
 // - the stream: the file's first video stream; its decoder runs on one thread per core;
 // - BGR24 by swscale, SWS_BICUBIC, over the decoder's coded size (1920x1088 for 1080p H.264),
 //   of which the shown size is kept;

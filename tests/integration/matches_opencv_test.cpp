@@ -1,7 +1,11 @@
 // cvpipe's ops are OpenCV's functions: the pipeline's output is exactly what OpenCV gives when
-// applied to the same decoded frames by hand.
+// applied to the same decoded frames by hand; and its file source decodes exactly as OpenCV does.
 #include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
+
+#include <cctype>
+#include <string>
+#include <vector>
 
 #include "tests/integration/cli_test_util.hpp"
 
@@ -49,6 +53,44 @@ sink:
   for (int i = 0; i < kFrames; ++i) ASSERT_GT(cv::countNonZero(expected[i]), 100) << "frame " << i << " has no edges";
   EXPECT_EQ(compare_frames(expected, read_images(path("out"))), "");
 }
+
+// The file source decodes with FFmpeg's libraries as OpenCV's FFmpeg backend does, byte for byte:
+// H.264 whose coded size is not its size (318x178 is coded 320x192), 4:4:4, and MJPEG (full-range
+// YUV), each from ffmpeg's test pattern.
+class DecodesAsOpenCv : public CvpipeTest, public ::testing::WithParamInterface<std::vector<std::string>> {};
+
+TEST_P(DecodesAsOpenCv, FrameForFrame) {
+  const std::vector<std::string>& encode = GetParam();
+  const std::string clip = path(encode.back());
+  std::vector<std::string> argv = {"/usr/bin/ffmpeg", "-nostdin", "-loglevel", "error", "-f", "lavfi", "-i",
+                                   "testsrc2=size=318x178:rate=25", "-frames:v", "12"};
+  argv.insert(argv.end(), encode.begin(), encode.end() - 1);
+  argv.push_back(clip);
+  const RunResult made = run_program(argv);
+  ASSERT_EQ(made.exit_code, 0) << describe(made);
+  const std::vector<cv::Mat> expected = read_video(clip);
+  ASSERT_EQ(expected.size(), 12u);
+  const std::string config = write("pipeline.yaml", "source: {type: file, path: " + clip +
+                                                        "}\nstages: [{name: s, workers: 2, ops: [{op: identity}]}]\n"
+                                                        "sink: {type: images, path: out/%04d.png}\n");
+
+  const RunResult r = run_cvpipe({"run", config});
+
+  ASSERT_EQ(r.exit_code, 0) << describe(r);
+  EXPECT_EQ(compare_frames(expected, read_images(path("out"))), "");
+}
+
+INSTANTIATE_TEST_SUITE_P(Codecs, DecodesAsOpenCv,
+                         ::testing::Values(std::vector<std::string>{"-c:v", "libx264", "h264.mp4"},
+                                           std::vector<std::string>{"-c:v", "libx264", "-pix_fmt", "yuv444p",
+                                                                    "h264-444.mkv"},
+                                           std::vector<std::string>{"-c:v", "mjpeg", "mjpeg.avi"}),
+                         [](const auto& test) {
+                           std::string name = test.param.back();
+                           for (char& c : name)
+                             if (!std::isalnum(static_cast<unsigned char>(c))) c = '_';
+                           return name;
+                         });
 
 // A phone's video: stored 320x240, to be shown turned 90 degrees (MP4's display matrix). It comes
 // out turned as FFmpeg shows it (ffmpeg's own decode, players), and the frame size reported before
