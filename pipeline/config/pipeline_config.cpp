@@ -228,8 +228,11 @@ const Info* read_type(ConfigReader& r, const NamedRegistry<Info>& registry, Modu
   const std::string type = r.required_string("type");
   if (type.empty()) return nullptr;
   const Info* info = registry.find(type);
-  // Not linked in: loaded with its module, if one holds it.
-  if (!info) load_module_for(entry, type), info = registry.find(type);
+  if (!info) {
+    // Not linked in: loaded with its module, if one holds it.
+    load_module_for(entry, type);
+    info = registry.find(type);
+  }
   if (!info) {
     load_all_modules();  // for the list of every known type
     std::string message = "unknown " + std::string(what) + " type \"" + type + "\"";

@@ -1,7 +1,5 @@
 #include "pipeline/sources/av_decoder.hpp"
 
-#include <unistd.h>
-
 #include <opencv2/core.hpp>
 
 #include <algorithm>
@@ -51,8 +49,7 @@ int first_video_stream(const AVFormatContext* format) {
 struct AvDecoder::State {
   AVFormatContext* format = nullptr;
   AVCodecContext* codec = nullptr;
-  AVStream* stream = nullptr;
-  int stream_index = -1;
+  AVStream* stream = nullptr;  // the video stream decoded
   AVPacket* packet = nullptr;
   AVFrame* frame = nullptr;
   SwsContext* sws = nullptr;
@@ -83,18 +80,17 @@ std::unique_ptr<AvDecoder> AvDecoder::open(const std::string& path, std::string&
     error = "not a video FFmpeg can read";
     return nullptr;
   }
-  s->stream_index = first_video_stream(s->format);
-  if (s->stream_index < 0) {
+  const int index = first_video_stream(s->format);
+  if (index < 0) {
     error = "it has no video";
     return nullptr;
   }
-  const AVCodec* decoder = avcodec_find_decoder(s->format->streams[s->stream_index]->codecpar->codec_id);
+  s->stream = s->format->streams[index];
+  const AVCodec* decoder = avcodec_find_decoder(s->stream->codecpar->codec_id);
   if (!decoder) {
-    error = "FFmpeg has no decoder for its video (" +
-            std::string(avcodec_get_name(s->format->streams[s->stream_index]->codecpar->codec_id)) + ")";
+    error = "FFmpeg has no decoder for its video (" + std::string(avcodec_get_name(s->stream->codecpar->codec_id)) + ")";
     return nullptr;
   }
-  s->stream = s->format->streams[s->stream_index];
   s->codec = avcodec_alloc_context3(decoder);
   s->packet = av_packet_alloc();
   s->frame = av_frame_alloc();
@@ -154,9 +150,9 @@ bool AvDecoder::grab() {
     if (read < 0) {
       // The end (or a read error): what the decoder still holds comes out after an empty packet.
       av_packet_unref(s.packet);
-      s.packet->stream_index = s.stream_index;
+      s.packet->stream_index = s.stream->index;
     }
-    if (s.packet->stream_index != s.stream_index) {
+    if (s.packet->stream_index != s.stream->index) {
       if (++errors > kMaxErrors) break;
       continue;
     }
