@@ -5,7 +5,10 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdlib>
+#include <deque>
 #include <mutex>
+
+#include "pipeline/runtime/logging.hpp"
 
 extern "C" {
 #include <libavcodec/avcodec.h>
@@ -38,6 +41,21 @@ int rotation_of(const AVStream* stream) {
   return angle < 0 ? angle + 360 : angle;
 }
 
+// Whether the container's header told everything this decoder reads of the stream: that there
+// is a video stream, its codec, size, average frame rate and frame count (MP4/MOV and AVI do).
+// FFmpeg's stream analysis (avformat_find_stream_info), which OpenCV always runs, decodes the
+// first frames to learn what a header leaves out: ~27 ms at 1080p H.264, on the way to the first
+// frame. It only fills in what is missing, so where nothing is, the frames, their times, the rate
+// and the count are the same without it.
+bool header_tells_all(const AVFormatContext* format) {
+  const int index = first_video_stream(format);
+  if (index < 0) return false;
+  const AVStream* stream = format->streams[index];
+  const AVCodecParameters* p = stream->codecpar;
+  return p->codec_id != AV_CODEC_ID_NONE && p->width > 0 && p->height > 0 && stream->avg_frame_rate.num > 0 &&
+         stream->avg_frame_rate.den > 0 && stream->nb_frames > 0;
+}
+
 }  // namespace
 
 int first_video_stream(const AVFormatContext* format) {
@@ -46,20 +64,32 @@ int first_video_stream(const AVFormatContext* format) {
   return -1;
 }
 
+struct FreeCodec {
+  void operator()(AVCodecContext* c) const noexcept { avcodec_free_context(&c); }
+};
+
 struct AvDecoder::State {
   AVFormatContext* format = nullptr;
   AVCodecContext* codec = nullptr;
   AVStream* stream = nullptr;  // the video stream decoded
   AVPacket* packet = nullptr;
   AVFrame* frame = nullptr;
+  const AVCodecContext* frame_codec = nullptr;  // the decoder `frame` came from
+  std::unique_ptr<AVCodecContext, FreeCodec> first_codec;  // the first frame's own decoder, if it had one
+  std::deque<AVPacket*> ahead;                   // read ahead for the first frame, not yet decoded
+  bool started = false;                          // grab() has run
+  std::int64_t duplicate_pts = AV_NOPTS_VALUE;   // the first frame, decoded alone: `codec` gives it again
   SwsContext* sws = nullptr;
   int rotation = 0;
+  bool analysed = false;  // avformat_find_stream_info ran
+  bool first_alone = false;  // decode the first frame alone where that is safe (see first_frame_alone)
   int first_width = 0, first_height = 0;  // the first frame's size, once retrieved
   int coded_width = 0, coded_height = 0;  // the decoder's for it
   bool valid = false;  // `frame` holds the frame grab() decoded
   AVFrame* bgr = nullptr;  // the conversion's output, at the decoder's coded size
 
   ~State() {
+    for (AVPacket* p : ahead) av_packet_free(&p);
     sws_freeContext(sws);
     av_frame_free(&bgr);
     av_frame_free(&frame);
@@ -72,11 +102,15 @@ struct AvDecoder::State {
 AvDecoder::AvDecoder(std::unique_ptr<State> state) : state_(std::move(state)) {}
 AvDecoder::~AvDecoder() = default;
 
-std::unique_ptr<AvDecoder> AvDecoder::open(const std::string& path, std::string& error) {
+std::unique_ptr<AvDecoder> AvDecoder::open(const std::string& path, std::string& error, bool first_alone) {
   set_ffmpeg_log_level();
   auto s = std::make_unique<State>();
-  if (avformat_open_input(&s->format, path.c_str(), nullptr, nullptr) != 0 ||
-      avformat_find_stream_info(s->format, nullptr) < 0) {
+  if (avformat_open_input(&s->format, path.c_str(), nullptr, nullptr) != 0) {
+    error = "not a video FFmpeg can read";
+    return nullptr;
+  }
+  s->analysed = !header_tells_all(s->format);
+  if (s->analysed && avformat_find_stream_info(s->format, nullptr) < 0) {
     error = "not a video FFmpeg can read";
     return nullptr;
   }
@@ -107,6 +141,7 @@ std::unique_ptr<AvDecoder> AvDecoder::open(const std::string& path, std::string&
     return nullptr;
   }
   s->rotation = rotation_of(s->stream);
+  s->first_alone = first_alone;
   return std::unique_ptr<AvDecoder>(new AvDecoder(std::move(s)));
 }
 
@@ -137,15 +172,22 @@ std::int64_t AvDecoder::frame_count() const {
   return estimate > 0 ? estimate : -1;
 }
 
+bool AvDecoder::analysed() const { return state_->analysed; }
+
 bool AvDecoder::grab() {
   State& s = *state_;
+  if (!s.started) {
+    s.started = true;
+    if (s.first_alone && first_frame_alone()) return s.valid = true;
+  }
   // A decoder that gives up on packet after packet gives up on the file.
   constexpr int kMaxErrors = 1 << 9;
   int errors = 0;
-  s.valid = avcodec_receive_frame(s.codec, s.frame) >= 0;
+  s.frame_codec = s.codec;
+  s.first_codec.reset();
+  s.valid = receive();
   while (!s.valid) {
-    av_packet_unref(s.packet);
-    const int read = av_read_frame(s.format, s.packet);
+    const int read = next_packet();
     if (read == AVERROR(EAGAIN)) continue;
     if (read < 0) {
       // The end (or a read error): what the decoder still holds comes out after an empty packet.
@@ -157,7 +199,7 @@ bool AvDecoder::grab() {
       continue;
     }
     if (avcodec_send_packet(s.codec, read < 0 ? nullptr : s.packet) < 0) break;
-    const int received = avcodec_receive_frame(s.codec, s.frame);
+    const int received = receive_status();
     if (received >= 0) {
       s.valid = true;
     } else if (received != AVERROR(EAGAIN) && ++errors > kMaxErrors) {
@@ -166,6 +208,85 @@ bool AvDecoder::grab() {
   }
   av_packet_unref(s.packet);
   return s.valid;
+}
+
+int AvDecoder::next_packet() {
+  State& s = *state_;
+  av_packet_unref(s.packet);
+  if (s.ahead.empty()) return av_read_frame(s.format, s.packet);
+  AVPacket* p = s.ahead.front();
+  s.ahead.pop_front();
+  av_packet_move_ref(s.packet, p);
+  av_packet_free(&p);
+  return 0;
+}
+
+int AvDecoder::receive_status() {
+  State& s = *state_;
+  int received = avcodec_receive_frame(s.codec, s.frame);
+  // The first frame was decoded alone and handed out: the decoder's own copy of it is not again.
+  if (received >= 0 && s.duplicate_pts != AV_NOPTS_VALUE) {
+    const bool duplicate = s.frame->pts == s.duplicate_pts;
+    s.duplicate_pts = AV_NOPTS_VALUE;
+    if (duplicate) received = avcodec_receive_frame(s.codec, s.frame);
+  }
+  return received;
+}
+
+bool AvDecoder::receive() { return receive_status() >= 0; }
+
+// The decoder hands out its first frame only once it has decoded as many more as the stream may
+// show before it (H.264 with B-frames: 4-6 packets; ~45 ms at 1080p against ~20 for the first
+// alone), and that is on the way to the first frame written. Where the first packet is a key
+// frame shown before every packet after it up to the deepest reordering H.264 allows (16), it is
+// the first frame shown, and an intra frame decodes to the same pixels alone: a decoder of its
+// own decodes it, and the main decoder's copy of it is left out when it comes.
+bool AvDecoder::first_frame_alone() {
+  State& s = *state_;
+  // Intra-only codecs (MJPEG, FFV1) show each frame as it is decoded: nothing to gain.
+  const AVCodecDescriptor* descriptor = avcodec_descriptor_get(s.stream->codecpar->codec_id);
+  if (!descriptor || (descriptor->props & AV_CODEC_PROP_INTRA_ONLY)) return false;
+  constexpr std::size_t kReorderWindow = 16;
+  std::size_t video = 0;
+  while (video < kReorderWindow) {
+    AVPacket* p = av_packet_alloc();
+    if (!p) return false;
+    if (av_read_frame(s.format, p) < 0) {
+      av_packet_free(&p);
+      break;
+    }
+    if (p->stream_index != s.stream->index) {
+      av_packet_free(&p);
+      continue;
+    }
+    s.ahead.push_back(p);
+    ++video;
+  }
+  if (s.ahead.empty()) return false;
+  const AVPacket* first = s.ahead.front();
+  if (!(first->flags & AV_PKT_FLAG_KEY) || (first->flags & AV_PKT_FLAG_DISCARD) || first->pts == AV_NOPTS_VALUE)
+    return false;
+  for (std::size_t i = 1; i < s.ahead.size(); ++i)
+    if (s.ahead[i]->pts == AV_NOPTS_VALUE || s.ahead[i]->pts <= first->pts) return false;
+
+  const AVCodec* decoder = avcodec_find_decoder(s.stream->codecpar->codec_id);
+  AVCodecContext* alone = avcodec_alloc_context3(decoder);
+  if (!alone) return false;
+  // Kept until the next frame is grabbed: retrieve() reads the frame's coded size from it.
+  s.first_codec.reset(alone);
+  if (avcodec_parameters_to_context(alone, s.stream->codecpar) < 0) return false;
+  alone->pkt_timebase = s.stream->time_base;
+  // One frame: threads on its slices, if it has several (frame threads would only wait).
+  alone->thread_count = cv::getNumberOfCPUs();
+  alone->thread_type = FF_THREAD_SLICE;
+  if (avcodec_open2(alone, decoder, nullptr) < 0 || avcodec_send_packet(alone, first) < 0 ||
+      avcodec_send_packet(alone, nullptr) < 0 || avcodec_receive_frame(alone, s.frame) < 0)
+    return false;
+  if (s.frame->pts != first->pts) return false;
+  s.frame_codec = alone;
+  s.duplicate_pts = first->pts;
+  get_logger("source")->debug("first frame decoded alone (shown before the {} packets after it)", s.ahead.size() - 1);
+  return true;
 }
 
 bool AvDecoder::retrieve(cv::Mat& into) {
@@ -177,9 +298,10 @@ bool AvDecoder::retrieve(cv::Mat& into) {
   if (!s.first_width) {
     s.first_width = s.frame->width, s.first_height = s.frame->height;
     // Only if the decoder's context is at this frame's size still (a frame thread may be ahead).
-    const bool context_agrees = s.codec->width == s.frame->width && s.codec->height == s.frame->height;
-    s.coded_width = context_agrees ? std::max(s.codec->coded_width, s.frame->width) : s.frame->width;
-    s.coded_height = context_agrees ? std::max(s.codec->coded_height, s.frame->height) : s.frame->height;
+    const AVCodecContext* c = s.frame_codec;
+    const bool context_agrees = c->width == s.frame->width && c->height == s.frame->height;
+    s.coded_width = context_agrees ? std::max(c->coded_width, s.frame->width) : s.frame->width;
+    s.coded_height = context_agrees ? std::max(c->coded_height, s.frame->height) : s.frame->height;
   }
   const bool first_size = s.frame->width == s.first_width && s.frame->height == s.first_height;
   const int coded_width = first_size ? s.coded_width : s.frame->width;

@@ -3,7 +3,8 @@
 // for byte, without OpenCV's videoio: that brings ~245 libraries (GStreamer, GDAL, ...) whose
 // loading was most of the daemon's start-up, where FFmpeg's own take a third of the time.
 //
-// What it does as OpenCV does (the tests compare the two on FFV1, H.264 4:2:0 and 4:4:4, MJPEG):
+// What it does as OpenCV does (the tests compare the two on FFV1, H.264 4:2:0 in MP4 and
+// MPEG-TS, 4:4:4, MJPEG):
 // - the stream: the file's first video stream; its decoder runs on one thread per core;
 // - BGR24 by swscale, SWS_BICUBIC, over the decoder's coded size (1920x1088 for 1080p H.264),
 //   of which the shown size is kept;
@@ -12,8 +13,12 @@
 //   reads the matrix's angle with the wrong sign and turns a 90 degree video the other way;
 // - the frame rate is the stream's average (else FFmpeg's guess), the frame count the container's
 //   (else duration x rate, rounded).
-// Unlike OpenCV, each frame's media time is FFmpeg's best-effort timestamp, also for the frames
-// drained from the decoder at the end of the file (OpenCV 4.6 says 0 for those).
+// Unlike OpenCV:
+// - each frame's media time is FFmpeg's best-effort timestamp, also for the frames drained from
+//   the decoder at the end of the file (OpenCV 4.6 says 0 for those);
+// - FFmpeg's stream analysis, which decodes the first frames, is skipped when the container's
+//   header already gives the size, rate and count, as MP4 and AVI do: the same frames, the first
+//   ~27 ms sooner at 1080p.
 #pragma once
 
 #include <opencv2/core.hpp>
@@ -32,8 +37,9 @@ int first_video_stream(const AVFormatContext* format);
 class AvDecoder {
  public:
   // Opens `path`; nullptr with `error` set when FFmpeg cannot read it or it has no video stream
-  // a decoder of FFmpeg's can decode.
-  static std::unique_ptr<AvDecoder> open(const std::string& path, std::string& error);
+  // a decoder of FFmpeg's can decode. With `first_alone`, the first frame comes sooner where the
+  // stream reorders frames (see first_frame_alone): the same frame, decoded twice.
+  static std::unique_ptr<AvDecoder> open(const std::string& path, std::string& error, bool first_alone = false);
   ~AvDecoder();
   AvDecoder(const AvDecoder&) = delete;
   AvDecoder& operator=(const AvDecoder&) = delete;
@@ -44,6 +50,8 @@ class AvDecoder {
   int height() const;
   double fps() const;           // > 0
   std::int64_t frame_count() const;  // what the container announces (an estimate for some); -1 if nothing
+  // Whether FFmpeg's stream analysis ran at open (not when the header told all: see above).
+  bool analysed() const;
 
   // Decodes the next frame; false at the end of the file or when the decoder gives up on it.
   bool grab();
@@ -57,6 +65,10 @@ class AvDecoder {
  private:
   struct State;
   explicit AvDecoder(std::unique_ptr<State> state);
+  int next_packet();     // into state_->packet: a packet read ahead, else the file's next; av_read_frame's result
+  int receive_status();  // avcodec_receive_frame into state_->frame, leaving out the first frame's duplicate
+  bool receive();
+  bool first_frame_alone();
   std::unique_ptr<State> state_;
 };
 

@@ -15,6 +15,7 @@
 #include <string>
 
 #include "pipeline/core/errors.hpp"
+#include "pipeline/runtime/logging.hpp"
 #include "pipeline/sources/av_decoder.hpp"
 #include "pipeline/sources/packet_probe.hpp"
 #include "pipeline/sources/source.hpp"
@@ -98,8 +99,14 @@ class FileSource final : public Source {
     if (::access(path_.c_str(), R_OK) != 0)
       throw InputError("cannot open video file " + path_ + ": " + std::strerror(errno));
     std::string why;
-    decoder_ = AvDecoder::open(path_, why);
+    // The first frame sooner only where it is waited for: not at each pass of a loop.
+    decoder_ = AvDecoder::open(path_, why, !opened_before_);
     if (!decoder_) throw InputError("cannot open video file " + path_ + ": " + why);
+    if (!opened_before_)
+      get_logger("source")->debug("file {}: {}", path_,
+                                  decoder_->analysed() ? "FFmpeg's stream analysis ran (the header does not tell all)"
+                                                       : "the header gives size, rate and count: no stream analysis");
+    opened_before_ = true;
     pass_frames_ = 0;
     probe_ = PacketProbe::open(path_);
     first_packet_size_.reset();
@@ -159,6 +166,7 @@ class FileSource final : public Source {
   double fps_ = 25;
   std::int64_t frame_count_ = -1;  // what the container announces (an estimate for some)
   cv::Mat first_;  // decoded by open_file() when the demuxer tells no frame size; not yet read
+  bool opened_before_ = false;  // a looped file is opened again for each pass
   std::unique_ptr<PacketProbe> probe_;  // null: FFmpeg's demuxer cannot read the file on its own
   std::optional<PacketSize> first_packet_size_;
   std::int64_t first_pts_us_ = 0;

@@ -5,6 +5,7 @@
 
 #include <cctype>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "tests/integration/cli_test_util.hpp"
@@ -84,13 +85,101 @@ INSTANTIATE_TEST_SUITE_P(Codecs, DecodesAsOpenCv,
                          ::testing::Values(std::vector<std::string>{"-c:v", "libx264", "h264.mp4"},
                                            std::vector<std::string>{"-c:v", "libx264", "-pix_fmt", "yuv444p",
                                                                     "h264-444.mkv"},
-                                           std::vector<std::string>{"-c:v", "mjpeg", "mjpeg.avi"}),
+                                           std::vector<std::string>{"-c:v", "mjpeg", "mjpeg.avi"},
+                                           std::vector<std::string>{"-c:v", "libx264", "h264.ts"}),
                          [](const auto& test) {
                            std::string name = test.param.back();
                            for (char& c : name)
                              if (!std::isalnum(static_cast<unsigned char>(c))) c = '_';
                            return name;
                          });
+
+// FFmpeg's stream analysis, which decodes the first frames (OpenCV always runs it), is left out
+// only where the container's header gives the size, rate and frame count: MP4 and AVI do, MPEG-TS
+// and Matroska do not. DecodesAsOpenCv shows that the frames are the same either way.
+TEST_F(EdgePipeline, RunsFFmpegsStreamAnalysisOnlyWhereTheHeaderDoesNotTellAll) {
+  for (const auto& [name, analysed] : std::vector<std::pair<std::string, bool>>{
+           {"clip.mp4", false}, {"clip.avi", false}, {"clip.ts", true}, {"clip.mkv", true}}) {
+    const RunResult made =
+        run_program({"/usr/bin/ffmpeg", "-nostdin", "-loglevel", "error", "-f", "lavfi", "-i", "testsrc2=size=160x120:rate=25",
+                     "-frames:v", "5", "-c:v", "libx264", path(name)});
+    ASSERT_EQ(made.exit_code, 0) << describe(made);
+    const std::string config = write("pipeline.yaml", "source: {type: file, path: " + path(name) +
+                                                          "}\nstages: [{name: s, workers: 1, ops: [{op: identity}]}]\n"
+                                                          "sink: {type: \"null\"}\nlog: {level: debug}\n");
+
+    const RunResult r = run_cvpipe({"validate", config});
+
+    ASSERT_EQ(r.exit_code, 0) << describe(r);
+    EXPECT_EQ(r.err.find("stream analysis ran") != std::string::npos, analysed) << name << "\n" << r.err;
+    EXPECT_EQ(r.err.find("no stream analysis") != std::string::npos, !analysed) << name << "\n" << r.err;
+  }
+}
+
+// Where the stream reorders frames (B-frames), the decoder hands out its first frame only after
+// several more packets; the first frame is then decoded alone, where its packet is a key frame
+// shown before every packet after it. Each case comes out as OpenCV decodes it, whichever way.
+struct FirstFrameCase {
+  std::string name;
+  std::vector<std::string> encode;  // ffmpeg's arguments after the test pattern
+  std::vector<std::string> cut;     // then, if any: ffmpeg's arguments to copy part of it
+  bool alone;
+};
+
+class FirstFrame : public CvpipeTest, public ::testing::WithParamInterface<FirstFrameCase> {};
+
+TEST_P(FirstFrame, IsDecodedAloneOnlyWhereItIsShownFirstAndComesOutAsOpenCvDecodesIt) {
+  const FirstFrameCase& c = GetParam();
+  const std::string clip = path(c.name);
+  const std::string made_path = c.cut.empty() ? clip : path("whole.mkv");
+  std::vector<std::string> argv = {"/usr/bin/ffmpeg", "-nostdin", "-loglevel", "error", "-f", "lavfi", "-i",
+                                   "testsrc2=size=160x120:rate=25", "-frames:v", "40"};
+  argv.insert(argv.end(), c.encode.begin(), c.encode.end());
+  argv.push_back(made_path);
+  const RunResult made = run_program(argv);
+  ASSERT_EQ(made.exit_code, 0) << describe(made);
+  if (!c.cut.empty()) {
+    std::vector<std::string> cut = {"/usr/bin/ffmpeg", "-nostdin", "-loglevel", "error"};
+    cut.insert(cut.end(), c.cut.begin(), c.cut.end());
+    cut.insert(cut.end(), {"-i", made_path, "-c", "copy", clip});
+    const RunResult copied = run_program(cut);
+    ASSERT_EQ(copied.exit_code, 0) << describe(copied);
+  }
+  const std::vector<cv::Mat> expected = read_video(clip);
+  ASSERT_GT(expected.size(), 10u);
+  const std::string config = write("pipeline.yaml", "source: {type: file, path: " + clip +
+                                                        "}\nstages: [{name: s, workers: 2, ops: [{op: identity}]}]\n"
+                                                        "sink: {type: images, path: out/%04d.png}\nlog: {level: debug}\n");
+
+  const RunResult r = run_cvpipe({"run", config});
+
+  ASSERT_EQ(r.exit_code, 0) << describe(r);
+  EXPECT_EQ(r.err.find("first frame decoded alone") != std::string::npos, c.alone) << r.err;
+  EXPECT_EQ(compare_frames(expected, read_images(path("out"))), "");
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Streams, FirstFrame,
+    ::testing::Values(
+        // B-frames (libx264's default): the first packet is shown first.
+        FirstFrameCase{"bframes.mp4", {"-c:v", "libx264"}, {}, true},
+        // No reordering; the frame-threaded decoder still waits for a second packet.
+        FirstFrameCase{"no-bframes.mp4", {"-c:v", "libx264", "-bf", "0"}, {}, true},
+        // An open GOP copied from its second key frame: the packets after it show before it.
+        FirstFrameCase{"open-gop.mp4",
+                       {"-c:v", "libx264", "-x264-params", "open-gop=1:keyint=20:min-keyint=20:scenecut=0"},
+                       {"-ss", "1.0"},
+                       false},
+        // AVI has no presentation times to tell the order by.
+        FirstFrameCase{"bframes.avi", {"-c:v", "libx264"}, {}, false},
+        // An intra-only codec shows each frame as it decodes it.
+        FirstFrameCase{"mjpeg.avi", {"-c:v", "mjpeg"}, {}, false}),
+    [](const auto& test) {
+      std::string name = test.param.name;
+      for (char& ch : name)
+        if (!std::isalnum(static_cast<unsigned char>(ch))) ch = '_';
+      return name;
+    });
 
 // A phone's video: stored 320x240, to be shown turned 90 degrees (MP4's display matrix). It comes
 // out turned as FFmpeg shows it (ffmpeg's own decode, players), and the frame size reported before
