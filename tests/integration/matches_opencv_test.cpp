@@ -55,27 +55,43 @@ sink:
   EXPECT_EQ(compare_frames(expected, read_images(path("out"))), "");
 }
 
+// Clips from ffmpeg's test pattern, decoded by cvpipe into out/%04d.png.
+class DecodeTest : public CvpipeTest {
+ protected:
+  // `frames` frames of the pattern at `size` ("WxH"), encoded with `args` into `out`.
+  void encode_pattern(const std::string& size, int frames, const std::vector<std::string>& args,
+                      const std::string& out) {
+    std::vector<std::string> argv = {"/usr/bin/ffmpeg", "-nostdin", "-loglevel", "error", "-f", "lavfi", "-i",
+                                     "testsrc2=size=" + size + ":rate=25", "-frames:v", std::to_string(frames)};
+    argv.insert(argv.end(), args.begin(), args.end());
+    argv.push_back(out);
+    const RunResult made = run_program(argv);
+    ASSERT_EQ(made.exit_code, 0) << describe(made);
+  }
+
+  // `clip` through one stage of 2 workers that changes nothing, into out/, with log.level `log`.
+  RunResult decode(const std::string& clip, const std::string& log = "info") {
+    const std::string config = write("pipeline.yaml", "source: {type: file, path: " + clip +
+                                                          "}\nstages: [{name: s, workers: 2, ops: [{op: identity}]}]\n"
+                                                          "sink: {type: images, path: out/%04d.png}\nlog: {level: " +
+                                                          log + "}\n");
+    return run_cvpipe({"run", config});
+  }
+};
+
 // The file source decodes with FFmpeg's libraries as OpenCV's FFmpeg backend does, byte for byte:
 // H.264 whose coded size is not its size (318x178 is coded 320x192), 4:4:4, and MJPEG (full-range
 // YUV), each from ffmpeg's test pattern.
-class DecodesAsOpenCv : public CvpipeTest, public ::testing::WithParamInterface<std::vector<std::string>> {};
+class DecodesAsOpenCv : public DecodeTest, public ::testing::WithParamInterface<std::vector<std::string>> {};
 
 TEST_P(DecodesAsOpenCv, FrameForFrame) {
   const std::vector<std::string>& encode = GetParam();
   const std::string clip = path(encode.back());
-  std::vector<std::string> argv = {"/usr/bin/ffmpeg", "-nostdin", "-loglevel", "error", "-f", "lavfi", "-i",
-                                   "testsrc2=size=318x178:rate=25", "-frames:v", "12"};
-  argv.insert(argv.end(), encode.begin(), encode.end() - 1);
-  argv.push_back(clip);
-  const RunResult made = run_program(argv);
-  ASSERT_EQ(made.exit_code, 0) << describe(made);
+  ASSERT_NO_FATAL_FAILURE(encode_pattern("318x178", 12, {encode.begin(), encode.end() - 1}, clip));
   const std::vector<cv::Mat> expected = read_video(clip);
   ASSERT_EQ(expected.size(), 12u);
-  const std::string config = write("pipeline.yaml", "source: {type: file, path: " + clip +
-                                                        "}\nstages: [{name: s, workers: 2, ops: [{op: identity}]}]\n"
-                                                        "sink: {type: images, path: out/%04d.png}\n");
 
-  const RunResult r = run_cvpipe({"run", config});
+  const RunResult r = decode(clip);
 
   ASSERT_EQ(r.exit_code, 0) << describe(r);
   EXPECT_EQ(compare_frames(expected, read_images(path("out"))), "");
@@ -97,18 +113,14 @@ INSTANTIATE_TEST_SUITE_P(Codecs, DecodesAsOpenCv,
 // FFmpeg's stream analysis, which decodes the first frames (OpenCV always runs it), is left out
 // only where the container's header gives the size, rate and frame count: MP4 and AVI do, MPEG-TS
 // and Matroska do not. DecodesAsOpenCv shows that the frames are the same either way.
-TEST_F(EdgePipeline, RunsFFmpegsStreamAnalysisOnlyWhereTheHeaderDoesNotTellAll) {
+using FileDecode = DecodeTest;
+
+TEST_F(FileDecode, RunsFFmpegsStreamAnalysisOnlyWhereTheHeaderDoesNotTellAll) {
   for (const auto& [name, analysed] : std::vector<std::pair<std::string, bool>>{
            {"clip.mp4", false}, {"clip.avi", false}, {"clip.ts", true}, {"clip.mkv", true}}) {
-    const RunResult made =
-        run_program({"/usr/bin/ffmpeg", "-nostdin", "-loglevel", "error", "-f", "lavfi", "-i", "testsrc2=size=160x120:rate=25",
-                     "-frames:v", "5", "-c:v", "libx264", path(name)});
-    ASSERT_EQ(made.exit_code, 0) << describe(made);
-    const std::string config = write("pipeline.yaml", "source: {type: file, path: " + path(name) +
-                                                          "}\nstages: [{name: s, workers: 1, ops: [{op: identity}]}]\n"
-                                                          "sink: {type: \"null\"}\nlog: {level: debug}\n");
+    ASSERT_NO_FATAL_FAILURE(encode_pattern("160x120", 5, {"-c:v", "libx264"}, path(name)));
 
-    const RunResult r = run_cvpipe({"validate", config});
+    const RunResult r = decode(path(name), "debug");
 
     ASSERT_EQ(r.exit_code, 0) << describe(r);
     EXPECT_EQ(r.err.find("stream analysis ran") != std::string::npos, analysed) << name << "\n" << r.err;
@@ -126,32 +138,24 @@ struct FirstFrameCase {
   bool alone;
 };
 
-class FirstFrame : public CvpipeTest, public ::testing::WithParamInterface<FirstFrameCase> {};
+class FirstFrame : public DecodeTest, public ::testing::WithParamInterface<FirstFrameCase> {};
 
 TEST_P(FirstFrame, IsDecodedAloneOnlyWhereItIsShownFirstAndComesOutAsOpenCvDecodesIt) {
   const FirstFrameCase& c = GetParam();
   const std::string clip = path(c.name);
-  const std::string made_path = c.cut.empty() ? clip : path("whole.mkv");
-  std::vector<std::string> argv = {"/usr/bin/ffmpeg", "-nostdin", "-loglevel", "error", "-f", "lavfi", "-i",
-                                   "testsrc2=size=160x120:rate=25", "-frames:v", "40"};
-  argv.insert(argv.end(), c.encode.begin(), c.encode.end());
-  argv.push_back(made_path);
-  const RunResult made = run_program(argv);
-  ASSERT_EQ(made.exit_code, 0) << describe(made);
+  const std::string whole = c.cut.empty() ? clip : path("whole.mkv");
+  ASSERT_NO_FATAL_FAILURE(encode_pattern("160x120", 40, c.encode, whole));
   if (!c.cut.empty()) {
     std::vector<std::string> cut = {"/usr/bin/ffmpeg", "-nostdin", "-loglevel", "error"};
     cut.insert(cut.end(), c.cut.begin(), c.cut.end());
-    cut.insert(cut.end(), {"-i", made_path, "-c", "copy", clip});
+    cut.insert(cut.end(), {"-i", whole, "-c", "copy", clip});
     const RunResult copied = run_program(cut);
     ASSERT_EQ(copied.exit_code, 0) << describe(copied);
   }
   const std::vector<cv::Mat> expected = read_video(clip);
   ASSERT_GT(expected.size(), 10u);
-  const std::string config = write("pipeline.yaml", "source: {type: file, path: " + clip +
-                                                        "}\nstages: [{name: s, workers: 2, ops: [{op: identity}]}]\n"
-                                                        "sink: {type: images, path: out/%04d.png}\nlog: {level: debug}\n");
 
-  const RunResult r = run_cvpipe({"run", config});
+  const RunResult r = decode(clip, "debug");
 
   ASSERT_EQ(r.exit_code, 0) << describe(r);
   EXPECT_EQ(r.err.find("first frame decoded alone") != std::string::npos, c.alone) << r.err;
