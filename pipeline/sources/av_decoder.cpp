@@ -77,12 +77,11 @@ struct AvDecoder::State {
   const AVCodecContext* frame_codec = nullptr;  // the decoder `frame` came from
   std::unique_ptr<AVCodecContext, FreeCodec> first_codec;  // the first frame's own decoder, if it had one
   std::deque<AVPacket*> ahead;                   // read ahead for the first frame, not yet decoded
-  bool started = false;                          // grab() has run
   std::int64_t duplicate_pts = AV_NOPTS_VALUE;   // the first frame, decoded alone: `codec` gives it again
   SwsContext* sws = nullptr;
   int rotation = 0;
   bool analysed = false;  // avformat_find_stream_info ran
-  bool first_alone = false;  // decode the first frame alone where that is safe (see first_frame_alone)
+  bool first_alone = false;  // the next grab() is the first: try first_frame_alone()
   int first_width = 0, first_height = 0;  // the first frame's size, once retrieved
   int coded_width = 0, coded_height = 0;  // the decoder's for it
   bool valid = false;  // `frame` holds the frame grab() decoded
@@ -176,16 +175,16 @@ bool AvDecoder::analysed() const { return state_->analysed; }
 
 bool AvDecoder::grab() {
   State& s = *state_;
-  if (!s.started) {
-    s.started = true;
-    if (s.first_alone && first_frame_alone()) return s.valid = true;
+  if (s.first_alone) {
+    s.first_alone = false;
+    if (first_frame_alone()) return s.valid = true;
   }
   // A decoder that gives up on packet after packet gives up on the file.
   constexpr int kMaxErrors = 1 << 9;
   int errors = 0;
   s.frame_codec = s.codec;
   s.first_codec.reset();
-  s.valid = receive();
+  s.valid = receive_status() >= 0;
   while (!s.valid) {
     const int read = next_packet();
     if (read == AVERROR(EAGAIN)) continue;
@@ -233,8 +232,6 @@ int AvDecoder::receive_status() {
   return received;
 }
 
-bool AvDecoder::receive() { return receive_status() >= 0; }
-
 // The decoder hands out its first frame only once it has decoded as many more as the stream may
 // show before it (H.264 with B-frames: 4-6 packets; ~45 ms at 1080p against ~20 for the first
 // alone), and that is on the way to the first frame written. Where the first packet is a key
@@ -269,7 +266,7 @@ bool AvDecoder::first_frame_alone() {
   for (std::size_t i = 1; i < s.ahead.size(); ++i)
     if (s.ahead[i]->pts == AV_NOPTS_VALUE || s.ahead[i]->pts <= first->pts) return false;
 
-  const AVCodec* decoder = avcodec_find_decoder(s.stream->codecpar->codec_id);
+  const AVCodec* decoder = s.codec->codec;  // the main decoder's
   AVCodecContext* alone = avcodec_alloc_context3(decoder);
   if (!alone) return false;
   // Kept until the next frame is grabbed: retrieve() reads the frame's coded size from it.

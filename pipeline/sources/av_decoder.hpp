@@ -67,7 +67,6 @@ class AvDecoder {
   explicit AvDecoder(std::unique_ptr<State> state);
   int next_packet();     // into state_->packet: a packet read ahead, else the file's next; av_read_frame's result
   int receive_status();  // avcodec_receive_frame into state_->frame, leaving out the first frame's duplicate
-  bool receive();
   bool first_frame_alone();
   std::unique_ptr<State> state_;
 };
