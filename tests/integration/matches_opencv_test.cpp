@@ -55,6 +55,13 @@ sink:
   EXPECT_EQ(compare_frames(expected, read_images(path("out"))), "");
 }
 
+// A file name as a gtest parameter's name: letters and digits, the rest '_'.
+std::string test_name_of(std::string file) {
+  for (char& c : file)
+    if (!std::isalnum(static_cast<unsigned char>(c))) c = '_';
+  return file;
+}
+
 // Clips from ffmpeg's test pattern, decoded by cvpipe into out/%04d.png.
 class DecodeTest : public CvpipeTest {
  protected:
@@ -103,12 +110,7 @@ INSTANTIATE_TEST_SUITE_P(Codecs, DecodesAsOpenCv,
                                                                     "h264-444.mkv"},
                                            std::vector<std::string>{"-c:v", "mjpeg", "mjpeg.avi"},
                                            std::vector<std::string>{"-c:v", "libx264", "h264.ts"}),
-                         [](const auto& test) {
-                           std::string name = test.param.back();
-                           for (char& c : name)
-                             if (!std::isalnum(static_cast<unsigned char>(c))) c = '_';
-                           return name;
-                         });
+                         [](const auto& test) { return test_name_of(test.param.back()); });
 
 // FFmpeg's stream analysis, which decodes the first frames (OpenCV always runs it), is left out
 // only where the container's header gives the size, rate and frame count: MP4 and AVI do, MPEG-TS
@@ -178,12 +180,7 @@ INSTANTIATE_TEST_SUITE_P(
         FirstFrameCase{"bframes.avi", {"-c:v", "libx264"}, {}, false},
         // An intra-only codec shows each frame as it decodes it.
         FirstFrameCase{"mjpeg.avi", {"-c:v", "mjpeg"}, {}, false}),
-    [](const auto& test) {
-      std::string name = test.param.name;
-      for (char& ch : name)
-        if (!std::isalnum(static_cast<unsigned char>(ch))) ch = '_';
-      return name;
-    });
+    [](const auto& test) { return test_name_of(test.param.name); });
 
 // A phone's video: stored 320x240, to be shown turned 90 degrees (MP4's display matrix). It comes
 // out turned as FFmpeg shows it (ffmpeg's own decode, players), and the frame size reported before
