@@ -612,7 +612,8 @@ void Run::print_summary(double wall_s) {
     const StageStats& st = *stats_.stages[s];
     j << (s ? "," : "") << "{\"name\":" << json_string(st.name) << ",\"workers\":" << (options_.inline_mode ? 0 : st.workers.load())
       << ",\"frames_processed\":" << st.processed.load() << ",\"busy_seconds\":" << static_cast<double>(st.busy_ns.load()) / 1e9
-      << ",\"restarts\":" << st.restarts.load() << ",\"retries\":" << st.retries.load() << "}";
+      << ",\"restarts\":" << st.restarts.load() << ",\"retries\":" << st.retries.load()
+      << ",\"latency_ms\":{\"p50\":" << st.latency.percentile_ms(50) << ",\"p99\":" << st.latency.percentile_ms(99) << "}}";
   }
   j << "]}";
   std::fflush(stderr);
