@@ -3,7 +3,9 @@
 
 On clips it generates (motion and noise, H.264), or on yours (--clips), for each clip and op chain
 it measures:
-  1. cvpipe --inline, one OpenCV thread (the sequential baseline)
+  1. cvpipe --inline, one OpenCV thread (the sequential baseline), and as many of it at once as
+     there are cores, each on the whole clip (side_by_side.py): the machine's own ceiling, every
+     core on the chain with nothing shared but the caches and the memory bus
   2. a plain OpenCV loop in Python, OpenCV's own threading left on
   3. a Python multiprocessing pipeline (Pool.imap over frames, as tutorials teach), and one done
      with care (frames in shared-memory slots, indices over queues: cvpipe's shape in Python)
@@ -276,12 +278,13 @@ class Row:
     """One way of running a chain: a command (and optionally another that times it once running,
     GStreamer's probe); its runs, then its medians."""
 
-    def __init__(self, name, argv, check=None, steady_argv=None):
+    def __init__(self, name, argv, check=None, steady_argv=None, copies=1):
         self.name, self.argv, self.check, self.steady_argv = name, argv, check, steady_argv
+        self.copies = copies  # how many times the command reads the clip (side_by_side.py)
         self.runs = []
 
     def run_once(self, frames):
-        r = measure(self.argv, frames)
+        r = measure(self.argv, frames * self.copies)
         if self.check:
             self.check(r)
         r["steady_fps"] = steady_fps_of(measure(self.steady_argv, frames)["stdout"] if self.steady_argv
@@ -290,7 +293,7 @@ class Row:
 
     def medians(self, frames):
         fps = statistics.median(r["fps"] for r in self.runs)
-        cpu = statistics.median(r["cpu"] for r in self.runs) / frames
+        cpu = statistics.median(r["cpu"] for r in self.runs) / (frames * self.copies)
         pss = max(r["pss"] for r in self.runs)
         steadies = [r["steady_fps"] for r in self.runs if r["steady_fps"]]
         steady = statistics.median(steadies) if len(steadies) == len(self.runs) else float("nan")
@@ -312,6 +315,14 @@ def run_rows(rows, frames, runs):
 def cpu_seconds(argv, runs):
     """Median CPU seconds (user + system) of a command that must succeed."""
     return statistics.median(measure(argv, 1)["cpu"] for _ in range(runs))
+
+
+def peer_check(frames):
+    def check(r):
+        s = summary_of(r["stdout"])
+        if s["frames"] != frames:
+            raise RuntimeError(f"read {s['frames']} of {frames} frames")
+    return check
 
 
 def cvpipe_check(frames):
@@ -372,6 +383,10 @@ def main():
                     plan.append(Row(name, [args.cvpipe, "run", cfg, *flags], cvpipe_check(frames)))
 
                 cv("cvpipe --inline, 1 OpenCV thread", [(ops, 1)], ["--inline"])
+                # The machine's own ceiling: as many baselines at once as there are cores.
+                plan.append(Row(f"{cores} x cvpipe --inline side by side (the machine's ceiling)",
+                                [PY, os.path.join(HERE, "side_by_side.py"), str(cores), *plan[0].argv],
+                                peer_check(frames * cores), copies=cores))
                 plan.append(Row("OpenCV loop in Python, OpenCV threads on",
                                 [PY, os.path.join(HERE, "opencv_loop.py"), clip, chain, str(frames)]))
                 plan.append(Row("Python multiprocessing Pool.imap",
@@ -439,9 +454,14 @@ def main():
         lat_frames = 30 if args.smoke else 300
         synth = f"source: {{type: synthetic, width: 640, height: 480, frames: {lat_frames}, fps: 30, pace: realtime}}\n"
         cfg = cvpipe_config(os.path.join(work, "lat.yaml"), synth, [(CHAINS["light"], 2)])
-        s = summary_of(measure([args.cvpipe, "run", cfg], lat_frames, sample=False)["stdout"])
-        extra["latency_ms"] = s["latency_ms"]
-        extra["latency_chain_ms"] = 1000 * s["stages"][0]["busy_seconds"] / max(1, s["stages"][0]["frames_processed"])
+        # Each run's percentiles and its chain's mean time, then their medians over the runs: one run
+        # of 300 frames has its p99 in its 3 slowest, which a slow spell of the host can make.
+        lats = [summary_of(measure([args.cvpipe, "run", cfg], lat_frames, sample=False)["stdout"])
+                for _ in range(args.runs)]
+        extra["latency_ms"] = {k: statistics.median(s["latency_ms"][k] for s in lats) for k in ("p50", "p99")}
+        extra["latency_chain_ms"] = statistics.median(
+            1000 * s["stages"][0]["busy_seconds"] / max(1, s["stages"][0]["frames_processed"]) for s in lats)
+        extra["latency_chain_p99_ms"] = statistics.median(s["stages"][0]["latency_ms"]["p99"] for s in lats)
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
@@ -488,9 +508,9 @@ def write_report(rows, extra, machine, out):
     lines.append(f"- hop to a worker and back (pickup + hand-back; ops and queueing not counted): flat out p50 "
                  f"{extra['hop_us_at_max']['p50']:.1f} µs, p99 {extra['hop_us_at_max']['p99']:.1f} µs; paced at 1000 fps "
                  f"p50 {extra['hop_us_paced']['p50']:.1f} µs, p99 {extra['hop_us_paced']['p99']:.1f} µs")
-    lines.append(f"- latency, capture to write, 640x480 light chain, 2 workers, paced at 30 fps: "
-                 f"p50 {extra['latency_ms']['p50']:.1f} ms, p99 {extra['latency_ms']['p99']:.1f} ms "
-                 f"(the chain itself: {extra['latency_chain_ms']:.1f} ms per frame)")
+    lines.append(f"- latency, capture to write, 640x480 light chain, 2 workers, paced at 30 fps (medians of the "
+                 f"runs' percentiles): p50 {extra['latency_ms']['p50']:.1f} ms, p99 {extra['latency_ms']['p99']:.1f} ms "
+                 f"(the chain itself: {extra['latency_chain_ms']:.1f} ms per frame, p99 {extra['latency_chain_p99_ms']:.1f} ms)")
     firsts = ", ".join(f"{k} {v:.0f} ms" for k, v in extra.get("first_frame_ms", {}).items())
     lines.append(f"- first frame written, after the process started (median of the 2-worker runs; start-up plus one "
                  f"frame through the chain): {firsts}; the no-op chain (cvpipe's start-up alone, synthetic source): "
