@@ -317,19 +317,13 @@ def cpu_seconds(argv, runs):
     return statistics.median(measure(argv, 1)["cpu"] for _ in range(runs))
 
 
-def peer_check(frames):
+def cvpipe_check(frames, key="frames_written"):
+    """A check that the run's last line counts `frames` under `key` (cvpipe's summary; "frames"
+    for the JSON line of the scripts here)."""
     def check(r):
         s = summary_of(r["stdout"])
-        if s["frames"] != frames:
-            raise RuntimeError(f"read {s['frames']} of {frames} frames")
-    return check
-
-
-def cvpipe_check(frames):
-    def check(r):
-        s = summary_of(r["stdout"])
-        if s["frames_written"] != frames:
-            raise RuntimeError(f"cvpipe wrote {s['frames_written']} of {frames} frames")
+        if s[key] != frames:
+            raise RuntimeError(f"the run wrote {s[key]} of {frames} frames")
     return check
 
 
@@ -386,7 +380,7 @@ def main():
                 # The machine's own ceiling: as many baselines at once as there are cores.
                 plan.append(Row(f"{cores} x cvpipe --inline side by side (the machine's ceiling)",
                                 [PY, os.path.join(HERE, "side_by_side.py"), str(cores), *plan[0].argv],
-                                peer_check(frames * cores), copies=cores))
+                                cvpipe_check(frames * cores, "frames"), copies=cores))
                 plan.append(Row("OpenCV loop in Python, OpenCV threads on",
                                 [PY, os.path.join(HERE, "opencv_loop.py"), clip, chain, str(frames)]))
                 plan.append(Row("Python multiprocessing Pool.imap",
