@@ -24,6 +24,9 @@ def main():
     for start, proc in zip(started, procs):
         out, _ = proc.communicate()
         if proc.returncode != 0:
+            for other in procs:  # none left running behind the benchmark
+                other.kill()
+                other.wait()
             sys.exit(f"side_by_side: {' '.join(argv)} exited {proc.returncode}")
         s = json.loads(out.strip().splitlines()[-1])
         frames += s["frames_written"]
