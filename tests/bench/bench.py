@@ -32,6 +32,7 @@ import ctypes
 import json
 import os
 import platform
+import re
 import shutil
 import statistics
 import subprocess
@@ -85,11 +86,37 @@ def clips_to_run(args):
                 sys.exit(f"bench: {path}: OpenCV decodes {frames} frames of it; a clip needs 2 at least")
             yield path, f"{w}x{h} {os.path.basename(path)}", frames  # two clips may have one size
         return
-    for spec in args.sizes.split(","):
-        size, frames = spec.split(":")
+    for size, frames in args.sizes:
         clip = os.path.join(args.out, f"clip-{size}-{frames}.mp4")
-        make_clip(clip, size, int(frames))
-        yield clip, size, int(frames)
+        make_clip(clip, size, frames)
+        yield clip, size, frames
+
+
+def size_list(text):
+    """--sizes: "WxH:frames,..." as [("WxH", frames), ...], or argparse's own error naming what was expected."""
+    sizes = []
+    for spec in text.split(","):
+        m = re.fullmatch(r"(\d+)x(\d+):(\d+)", spec.strip())
+        if not m or min(int(g) for g in m.groups()) < 1 or int(m[3]) < 2:
+            raise argparse.ArgumentTypeError(f"{spec!r}: expected WxH:frames, as 640x480:600 (2 frames at least)")
+        sizes.append((f"{m[1]}x{m[2]}", int(m[3])))
+    return sizes
+
+
+def positive(text):
+    """--runs: a whole number, 1 or more."""
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"{text!r}: expected a whole number, 1 or more")
+    return int(text)
+
+
+def chain_list(text):
+    """--chains: names from CHAINS, comma-separated."""
+    chains = text.split(",")
+    for c in chains:
+        if c not in CHAINS:
+            raise argparse.ArgumentTypeError(f"{c!r}: expected one of {', '.join(CHAINS)}")
+    return chains
 
 
 COUNT_FRAMES = """
@@ -347,17 +374,17 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--cvpipe", default=os.path.join(ROOT, "build", "cvpipe"))
     ap.add_argument("--out", default=os.path.join(ROOT, "build", "bench"))
-    ap.add_argument("--runs", type=int, default=3)
-    ap.add_argument("--sizes", default="640x480:600,1920x1080:240", help="WxH:frames,...")
-    ap.add_argument("--chains", default="light,heavy")
+    ap.add_argument("--runs", type=positive, default=3)
+    ap.add_argument("--sizes", type=size_list, default="640x480:600,1920x1080:240", help="WxH:frames,...")
+    ap.add_argument("--chains", type=chain_list, default="light,heavy", help=f"from: {', '.join(CHAINS)}")
     ap.add_argument("--clips", default="",
                     help="PATH,...: your own videos instead of generated clips (--sizes is then not used)")
     ap.add_argument("--smoke", action="store_true", help="a few frames, one run, one size and chain: checks every runner works")
     args = ap.parse_args()
     if args.smoke:
-        args.runs, args.chains = 1, "light"
+        args.runs, args.chains = 1, ["light"]
         if not args.clips:
-            args.sizes = "320x240:20"
+            args.sizes = size_list("320x240:20")
     args.out = os.path.join(CALLER_DIR, args.out)
     os.makedirs(args.out, exist_ok=True)
     work = tempfile.mkdtemp(prefix="cvpipe-bench-")
@@ -367,7 +394,7 @@ def main():
     try:
         for clip, size, frames in clips_to_run(args):
             source = f"source: {{type: file, path: {json.dumps(clip)}}}\n"  # a JSON string is YAML
-            for chain in args.chains.split(","):
+            for chain in args.chains:
                 ops = CHAINS[chain]
                 log(f"bench: {size} {chain}")
                 plan = []
