@@ -284,11 +284,22 @@ long long written_with_viewer(const std::string& config, int port, Viewer kind, 
 // s, so that the preview's JPEGs (60 a second) fill the socket's buffers; a writer that waited
 // for the viewer would then let the capture drop frames (queue_full): ~110 of the 600, when the
 // HTTP thread held the preview's lock while it wrote. Against a viewer that reads it all, which
-// costs the daemon the same preview frames: the viewer's pace is all that differs.
+// costs the daemon the same preview frames: the viewer's pace is all that differs. The sanitized
+// builds do not keep up with 200 fps (TSan wrote 559 of 600 with the fast viewer): 100 fps there,
+// still above the preview's 60.
+#if defined(__SANITIZE_THREAD__) || defined(__SANITIZE_ADDRESS__)
+constexpr int kViewerTestFps = 100;
+#else
+constexpr int kViewerTestFps = 200;
+#endif
+constexpr int kViewerTestFrames = 3 * kViewerTestFps;
+
 TEST_F(HttpEndpoint, ASlowMjpegViewerDoesNotSlowThePipeline) {
   const int port = free_port();
-  const std::string config = write("pipeline.yaml", R"(source: {type: synthetic, width: 640, height: 360, frames: 600, fps: 200, pace: realtime}
-stages:
+  const std::string source = "source: {type: synthetic, width: 640, height: 360, frames: " +
+                             std::to_string(kViewerTestFrames) + ", fps: " + std::to_string(kViewerTestFps) +
+                             ", pace: realtime}\n";
+  const std::string config = write("pipeline.yaml", source + R"(stages:
   - name: blur
     workers: 2
     ops: [{op: gaussian_blur, ksize: 9}]
@@ -305,7 +316,7 @@ http: {listen: 127.0.0.1:)" + std::to_string(port) + R"(, preview_fps: 60, previ
     slow = std::max(slow, written_with_viewer(config, port, Viewer::kSlow, error));
     ASSERT_EQ(error, "");
   }
-  EXPECT_GE(fast, 570) << "of 600, with a viewer that reads it all";
+  EXPECT_GE(fast, kViewerTestFrames * 95 / 100) << "of " << kViewerTestFrames << ", with a viewer that reads it all";
   EXPECT_GE(slow, fast - 10) << "frames written with a viewer that reads it all: " << fast << "; with a slow viewer: "
                              << slow;
 }
