@@ -56,6 +56,21 @@ bool header_tells_all(const AVFormatContext* format) {
          stream->avg_frame_rate.den > 0 && stream->nb_frames > 0;
 }
 
+// A decoder context for `stream`, threads on every core as OpenCV's: frame threads (whichever
+// the codec has) for the stream, or `thread_type` for one frame. Null if out of memory.
+AVCodecContext* new_codec_context(const AVCodec* decoder, const AVStream* stream, int thread_type = 0) {
+  AVCodecContext* c = avcodec_alloc_context3(decoder);
+  if (!c) return nullptr;
+  if (avcodec_parameters_to_context(c, stream->codecpar) < 0) {
+    avcodec_free_context(&c);
+    return nullptr;
+  }
+  c->pkt_timebase = stream->time_base;
+  c->thread_count = cv::getNumberOfCPUs();
+  if (thread_type) c->thread_type = thread_type;
+  return c;
+}
+
 }  // namespace
 
 int first_video_stream(const AVFormatContext* format) {
@@ -124,17 +139,14 @@ std::unique_ptr<AvDecoder> AvDecoder::open(const std::string& path, std::string&
     error = "FFmpeg has no decoder for its video (" + std::string(avcodec_get_name(s->stream->codecpar->codec_id)) + ")";
     return nullptr;
   }
-  s->codec = avcodec_alloc_context3(decoder);
+  s->codec = new_codec_context(decoder, s->stream);
   s->packet = av_packet_alloc();
   s->frame = av_frame_alloc();
   s->bgr = av_frame_alloc();
-  if (!s->codec || !s->packet || !s->frame || !s->bgr || avcodec_parameters_to_context(s->codec, s->stream->codecpar) < 0) {
+  if (!s->codec || !s->packet || !s->frame || !s->bgr) {
     error = "out of memory";
     return nullptr;
   }
-  s->codec->pkt_timebase = s->stream->time_base;
-  // As OpenCV: a decoder thread per core.
-  s->codec->thread_count = cv::getNumberOfCPUs();
   if (avcodec_open2(s->codec, decoder, nullptr) < 0) {
     error = "FFmpeg cannot open its decoder (" + std::string(decoder->name) + ")";
     return nullptr;
@@ -267,15 +279,11 @@ bool AvDecoder::first_frame_alone() {
     if (s.ahead[i]->pts == AV_NOPTS_VALUE || s.ahead[i]->pts <= first->pts) return false;
 
   const AVCodec* decoder = s.codec->codec;  // the main decoder's
-  AVCodecContext* alone = avcodec_alloc_context3(decoder);
+  // One frame: threads on its slices, if it has several (frame threads would only wait).
+  AVCodecContext* alone = new_codec_context(decoder, s.stream, FF_THREAD_SLICE);
   if (!alone) return false;
   // Kept until the next frame is grabbed: retrieve() reads the frame's coded size from it.
   s.first_codec.reset(alone);
-  if (avcodec_parameters_to_context(alone, s.stream->codecpar) < 0) return false;
-  alone->pkt_timebase = s.stream->time_base;
-  // One frame: threads on its slices, if it has several (frame threads would only wait).
-  alone->thread_count = cv::getNumberOfCPUs();
-  alone->thread_type = FF_THREAD_SLICE;
   if (avcodec_open2(alone, decoder, nullptr) < 0 || avcodec_send_packet(alone, first) < 0 ||
       avcodec_send_packet(alone, nullptr) < 0 || avcodec_receive_frame(alone, s.frame) < 0)
     return false;
