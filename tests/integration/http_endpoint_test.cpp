@@ -18,6 +18,7 @@
 #include <thread>
 
 #include "tests/integration/cli_test_util.hpp"
+#include "tests/support/sanitized.hpp"
 
 namespace cvpipe {
 namespace {
@@ -287,11 +288,7 @@ long long written_with_viewer(const std::string& config, int port, Viewer kind, 
 // costs the daemon the same preview frames: the viewer's pace is all that differs. The sanitized
 // builds do not keep up with 200 fps (TSan wrote 559 of 600 with the fast viewer): 100 fps there,
 // still above the preview's 60.
-#if defined(__SANITIZE_THREAD__) || defined(__SANITIZE_ADDRESS__)
-constexpr int kViewerTestFps = 100;
-#else
-constexpr int kViewerTestFps = 200;
-#endif
+constexpr int kViewerTestFps = kSanitizedBuild ? 100 : 200;
 constexpr int kViewerTestFrames = 3 * kViewerTestFps;
 
 TEST_F(HttpEndpoint, ASlowMjpegViewerDoesNotSlowThePipeline) {

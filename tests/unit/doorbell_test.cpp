@@ -11,6 +11,7 @@
 #include "pipeline/core/child_process.hpp"
 #include "pipeline/core/shared_memory.hpp"
 #include "tests/support/test_child.hpp"
+#include "tests/support/sanitized.hpp"
 
 namespace cvpipe {
 namespace {
@@ -18,11 +19,7 @@ namespace {
 using Clock = std::chrono::steady_clock;
 using namespace std::chrono_literals;
 
-#if defined(__SANITIZE_THREAD__) || defined(__SANITIZE_ADDRESS__)
-constexpr std::uint32_t kPingPongs = 20'000;
-#else
-constexpr std::uint32_t kPingPongs = 50'000;
-#endif
+constexpr std::uint32_t kPingPongs = kSanitizedBuild ? 20'000 : 50'000;
 // A wait this long with nothing arriving means a wake-up was lost.
 constexpr auto kLostWakeUp = 5s;
 

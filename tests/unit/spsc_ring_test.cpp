@@ -13,6 +13,7 @@
 #include "pipeline/core/doorbell.hpp"
 #include "pipeline/core/shared_memory.hpp"
 #include "tests/support/test_child.hpp"
+#include "tests/support/sanitized.hpp"
 
 namespace cvpipe {
 namespace {
@@ -20,13 +21,8 @@ namespace {
 using Clock = std::chrono::steady_clock;
 using namespace std::chrono_literals;
 
-#if defined(__SANITIZE_THREAD__) || defined(__SANITIZE_ADDRESS__)
-constexpr std::uint64_t kCrossProcessCount = 500'000;
-constexpr std::uint64_t kCrossThreadCount = 200'000;
-#else
-constexpr std::uint64_t kCrossProcessCount = 5'000'000;
-constexpr std::uint64_t kCrossThreadCount = 1'000'000;
-#endif
+constexpr std::uint64_t kCrossProcessCount = kSanitizedBuild ? 500'000 : 5'000'000;
+constexpr std::uint64_t kCrossThreadCount = kSanitizedBuild ? 200'000 : 1'000'000;
 constexpr std::uint32_t kStressCapacity = 1024;
 constexpr std::uint32_t kValueMask = (1u << 20) - 1;  // values are sequence numbers masked to 20 bits
 constexpr auto kStressDeadline = 60s;
