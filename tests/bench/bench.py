@@ -11,6 +11,7 @@ it measures:
      with care (frames in shared-memory slots, indices over queues: cvpipe's shape in Python)
   4. GStreamer with Debian's OpenCV elements (cvsmooth, edgedetect), queues between stages
   5. cvpipe with 1, 2 (and nproc, if more) workers, and with the chain split over two stages two ways
+  6. any peer of yours (--peer 'NAME=COMMAND', as often as you like), measured the same way
 plus cvpipe's own overhead (a no-op chain on a synthetic source into the null sink: fps, and the
 cost of a hop to a worker and back) and its end-to-end latency on a source paced at 30 fps.
 
@@ -33,8 +34,10 @@ import json
 import os
 import platform
 import re
+import shlex
 import shutil
 import statistics
+import string
 import subprocess
 import sys
 import tempfile
@@ -108,6 +111,49 @@ def positive(text):
     if not text.isdigit() or int(text) < 1:
         raise argparse.ArgumentTypeError(f"{text!r}: expected a whole number, 1 or more")
     return int(text)
+
+
+# What a --peer command may ask for, each as {name} in its words.
+PEER_FIELDS = ("clip", "chain", "frames", "ops", "width", "height")
+
+
+def peer_spec(text):
+    """--peer: "NAME=COMMAND" as (NAME, [word, ...]), a word's {clip}, {chain}, ... filled in per row."""
+    name, eq, command = text.partition("=")
+    words = shlex.split(command) if eq else []
+    if not name.strip() or not words:
+        raise argparse.ArgumentTypeError(f"{text!r}: expected NAME=COMMAND, as 'my loop=python3 loop.py {{clip}} {{chain}}'")
+    for word in words:
+        try:
+            fields = [f for _, f, _, _ in string.Formatter().parse(word) if f is not None]
+        except ValueError as e:
+            raise argparse.ArgumentTypeError(f"{text!r}: {word!r}: {e} (write a brace as {{{{ or }}}})")
+        for f in fields:
+            if f not in PEER_FIELDS:
+                raise argparse.ArgumentTypeError(
+                    f"{text!r}: {{{f}}}: expected one of {', '.join('{' + x + '}' for x in PEER_FIELDS)}")
+    return name.strip(), words
+
+
+def peer_row(name, words, clip, size, chain, frames):
+    """A row for a peer of the user's. Its command runs from the directory bench.py was started in.
+    If its last line is JSON with "frames" (and "first_s", "last_s" for its steady rate), the count
+    must be the clip's; a peer that prints none is measured all the same, its count unchecked."""
+    w, h = size.split()[0].split("x")
+    values = {"clip": clip, "chain": chain, "frames": frames, "ops": json.dumps(CHAINS[chain]), "width": w, "height": h}
+    argv = [word.format(**values) for word in words]
+
+    def check(r):
+        try:
+            s = summary_of(r["stdout"])
+        except (ValueError, IndexError):
+            s = None
+        if not isinstance(s, dict) or "frames" not in s:
+            row.name = f"{name} (prints no frame count: unchecked)"
+        elif s["frames"] != frames:
+            raise RuntimeError(f"{name}: the run reports {s['frames']} of {frames} frames")
+    row = Row(name, argv, check, cwd=CALLER_DIR)
+    return row
 
 
 def chain_list(text):
@@ -220,7 +266,7 @@ def private_kb_and_segment_kb(pid):
     return private, segment
 
 
-def measure(argv, frames, timeout=900, memory=False, sample=True):
+def measure(argv, frames, timeout=900, memory=False, sample=True, cwd=None):
     """Runs argv; returns dict(wall, cpu, pss, stdout, stderr, fps, and with memory=True
     worker_private_mb and segment_mb). The memory sampler wakes every 0.1 s and takes ~1 ms of
     CPU a time; it shares the machine, so runs that time single hops go without it (sample=False,
@@ -228,7 +274,7 @@ def measure(argv, frames, timeout=900, memory=False, sample=True):
     peak = [0]
     workers_peak, segment = [0], [0]
     start = time.monotonic()
-    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=cwd)
     done = threading.Event()
 
     def sample_memory():
@@ -305,13 +351,13 @@ class Row:
     """One way of running a chain: a command (and optionally another that times it once running,
     GStreamer's probe); its runs, then its medians."""
 
-    def __init__(self, name, argv, check=None, steady_argv=None, copies=1):
-        self.name, self.argv, self.check, self.steady_argv = name, argv, check, steady_argv
+    def __init__(self, name, argv, check=None, steady_argv=None, copies=1, cwd=None):
+        self.name, self.argv, self.check, self.steady_argv, self.cwd = name, argv, check, steady_argv, cwd
         self.copies = copies  # how many times the command reads the clip (side_by_side.py)
         self.runs = []
 
     def run_once(self, frames):
-        r = measure(self.argv, frames * self.copies)
+        r = measure(self.argv, frames * self.copies, cwd=self.cwd)
         if self.check:
             self.check(r)
         r["steady_fps"] = steady_fps_of(measure(self.steady_argv, frames)["stdout"] if self.steady_argv
@@ -379,6 +425,9 @@ def main():
     ap.add_argument("--chains", type=chain_list, default="light,heavy", help=f"from: {', '.join(CHAINS)}")
     ap.add_argument("--clips", default="",
                     help="PATH,...: your own videos instead of generated clips (--sizes is then not used)")
+    ap.add_argument("--peer", type=peer_spec, action="append", default=[], metavar="'NAME=COMMAND'",
+                    help="a peer of yours, run on every clip and chain and measured like the others; its words "
+                         f"may hold {', '.join('{' + x + '}' for x in PEER_FIELDS)} ({{ops}}: the chain as JSON)")
     ap.add_argument("--smoke", action="store_true", help="a few frames, one run, one size and chain: checks every runner works")
     args = ap.parse_args()
     if args.smoke:
@@ -418,6 +467,7 @@ def main():
                     words = gst_elements(clip, chain)
                     plan.append(Row("GStreamer cvsmooth ! queue ! edgedetect", ["gst-launch-1.0", "-q", *words],
                                     steady_argv=[PY, os.path.join(HERE, "gst_pipeline.py"), str(frames), *words]))
+                plan.extend(peer_row(name, words, clip, size, chain, frames) for name, words in args.peer)
                 worker_counts = [1, 2] + ([cores] if cores > 2 else [])
                 for n in worker_counts:
                     cv(f"cvpipe {n} worker{'s' if n > 1 else ''}", [(ops, n)])
@@ -549,4 +599,7 @@ def write_report(rows, extra, machine, out):
 
 
 if __name__ == "__main__":
-    main()
+    try:
+        main()
+    except RuntimeError as e:  # a runner that failed or read the wrong number of frames
+        sys.exit(f"bench: {e}")
