@@ -135,7 +135,7 @@ def peer_spec(text):
     return name.strip(), words
 
 
-def peer_row(name, words, clip, size, chain, frames):
+def peer_row(name, words, clip, size, chain, frames, may_fail):
     """A row for a peer of the user's. Its command runs from the directory bench.py was started in.
     If its last line is JSON with "frames" (and "first_s", "last_s" for its steady rate), the count
     must be the clip's; a peer that prints none is measured all the same, its count unchecked."""
@@ -151,8 +151,8 @@ def peer_row(name, words, clip, size, chain, frames):
         if not isinstance(s, dict) or "frames" not in s:
             row.name = f"{name} (prints no frame count: unchecked)"
         elif s["frames"] != frames:
-            raise RuntimeError(f"{name}: the run reports {s['frames']} of {frames} frames")
-    row = Row(name, argv, check, cwd=CALLER_DIR)
+            raise RuntimeError(f"the run reports {s['frames']} of {frames} frames")
+    row = Row(name, argv, check, cwd=CALLER_DIR, may_fail=may_fail)
     return row
 
 
@@ -266,6 +266,22 @@ def private_kb_and_segment_kb(pid):
     return private, segment
 
 
+class RunFailed(RuntimeError):
+    """A command that exited non-zero; `stderr` is all it wrote there."""
+
+    def __init__(self, message, stderr):
+        super().__init__(message)
+        self.stderr = stderr
+
+
+def failure_reason(e):
+    """One line on why a run failed: the first line of its stderr that says "error" (GStreamer's
+    names the element and the missing plug-in), else its last line."""
+    lines = [x.strip() for x in getattr(e, "stderr", str(e)).splitlines() if x.strip()] or [str(e)]
+    line = next((x for x in lines if "error" in x.lower()), lines[-1])
+    return line if len(line) <= 200 else line[:197] + "..."
+
+
 def measure(argv, frames, timeout=900, memory=False, sample=True, cwd=None):
     """Runs argv; returns dict(wall, cpu, pss, stdout, stderr, fps, and with memory=True
     worker_private_mb and segment_mb). The memory sampler wakes every 0.1 s and takes ~1 ms of
@@ -274,7 +290,10 @@ def measure(argv, frames, timeout=900, memory=False, sample=True, cwd=None):
     peak = [0]
     workers_peak, segment = [0], [0]
     start = time.monotonic()
-    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=cwd)
+    try:
+        proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=cwd)
+    except OSError as e:  # not there, not executable
+        raise RunFailed(f"{argv[0]}: cannot run it: {e.strerror}", f"{argv[0]}: cannot run it: {e.strerror}")
     done = threading.Event()
 
     def sample_memory():
@@ -321,7 +340,7 @@ def measure(argv, frames, timeout=900, memory=False, sample=True, cwd=None):
     err_reader.join()
     proc.returncode = os.waitstatus_to_exitcode(status)
     if proc.returncode != 0:
-        raise RuntimeError(f"{' '.join(argv)} exited {proc.returncode}: {''.join(err_chunks)[-2000:]}")
+        raise RunFailed(f"{' '.join(argv)} exited {proc.returncode}: {''.join(err_chunks)[-2000:]}", "".join(err_chunks))
     return {"wall": wall, "cpu": usage.ru_utime + usage.ru_stime, "pss": peak[0] / 1024.0,
             "stdout": "".join(out_chunks), "stderr": "".join(err_chunks), "fps": frames / wall,
             "worker_private_mb": workers_peak[0] / 1024.0, "segment_mb": segment[0] / 1024.0}
@@ -349,22 +368,38 @@ def steady_fps_of(stdout):
 
 class Row:
     """One way of running a chain: a command (and optionally another that times it once running,
-    GStreamer's probe); its runs, then its medians."""
+    GStreamer's probe); its runs, then its medians. A row that may fail (a peer's, outside --smoke)
+    and fails, or reads the wrong number of frames, is not run again and is reported as failed,
+    with why; any other row's failure (cvpipe's, the baseline's) ends the benchmark."""
 
-    def __init__(self, name, argv, check=None, steady_argv=None, copies=1, cwd=None):
+    def __init__(self, name, argv, check=None, steady_argv=None, copies=1, cwd=None, may_fail=False):
         self.name, self.argv, self.check, self.steady_argv, self.cwd = name, argv, check, steady_argv, cwd
         self.copies = copies  # how many times the command reads the clip (side_by_side.py)
+        self.may_fail, self.failed = may_fail, None
         self.runs = []
 
     def run_once(self, frames):
-        r = measure(self.argv, frames * self.copies, cwd=self.cwd)
-        if self.check:
-            self.check(r)
-        r["steady_fps"] = steady_fps_of(measure(self.steady_argv, frames)["stdout"] if self.steady_argv
-                                        else r["stdout"])
+        if self.failed:
+            return
+        try:
+            r = measure(self.argv, frames * self.copies, cwd=self.cwd)
+            if self.check:
+                self.check(r)
+            r["steady_fps"] = steady_fps_of(measure(self.steady_argv, frames)["stdout"] if self.steady_argv
+                                            else r["stdout"])
+        except RuntimeError as e:
+            if not self.may_fail:
+                raise
+            self.failed = failure_reason(e)
+            log(f"  {self.name}: failed: {e}")
+            return
         self.runs.append(r)
 
     def medians(self, frames):
+        if self.failed:
+            nan = float("nan")
+            return {"row": self.name, "fps": nan, "steady_fps": nan, "cpu_ms_per_frame": nan, "peak_pss_mb": nan,
+                    "runs": [], "failed": self.failed}
         fps = statistics.median(r["fps"] for r in self.runs)
         cpu = statistics.median(r["cpu"] for r in self.runs) / (frames * self.copies)
         pss = max(r["pss"] for r in self.runs)
@@ -428,7 +463,9 @@ def main():
     ap.add_argument("--peer", type=peer_spec, action="append", default=[], metavar="'NAME=COMMAND'",
                     help="a peer of yours, run on every clip and chain and measured like the others; its words "
                          f"may hold {', '.join('{' + x + '}' for x in PEER_FIELDS)} ({{ops}}: the chain as JSON)")
-    ap.add_argument("--smoke", action="store_true", help="a few frames, one run, one size and chain: checks every runner works")
+    ap.add_argument("--smoke", action="store_true",
+                    help="a few frames, one run, one size and chain: checks every runner works (a failing peer "
+                         "ends it, where a full run reports the peer failed and goes on)")
     args = ap.parse_args()
     if args.smoke:
         args.runs, args.chains = 1, ["light"]
@@ -438,6 +475,9 @@ def main():
     os.makedirs(args.out, exist_ok=True)
     work = tempfile.mkdtemp(prefix="cvpipe-bench-")
     cores = os.cpu_count() or 1
+    # A peer that cannot read a clip (GStreamer without the demuxer) is reported and the rest go
+    # on; in a smoke run, there to catch any runner that rots, it ends the benchmark.
+    peers_may_fail = not args.smoke
     rows = []
     extra = {}
     try:
@@ -457,17 +497,18 @@ def main():
                 plan.append(Row(f"{cores} x cvpipe --inline side by side (the machine's ceiling)",
                                 [PY, os.path.join(HERE, "side_by_side.py"), str(cores), *plan[0].argv],
                                 cvpipe_check(frames * cores, "frames"), copies=cores))
-                plan.append(Row("OpenCV loop in Python, OpenCV threads on",
-                                [PY, os.path.join(HERE, "opencv_loop.py"), clip, chain, str(frames)]))
-                plan.append(Row("Python multiprocessing Pool.imap",
-                                [PY, os.path.join(HERE, "mp_pipeline.py"), clip, chain, str(frames)]))
-                plan.append(Row("Python multiprocessing, shared-memory slots",
-                                [PY, os.path.join(HERE, "mp_shm_pipeline.py"), clip, chain, str(frames)]))
+                for name, script in [("OpenCV loop in Python, OpenCV threads on", "opencv_loop.py"),
+                                     ("Python multiprocessing Pool.imap", "mp_pipeline.py"),
+                                     ("Python multiprocessing, shared-memory slots", "mp_shm_pipeline.py")]:
+                    plan.append(Row(name, [PY, os.path.join(HERE, script), clip, chain, str(frames)],
+                                    may_fail=peers_may_fail))
                 if chain in GST_CHAINS:
                     words = gst_elements(clip, chain)
                     plan.append(Row("GStreamer cvsmooth ! queue ! edgedetect", ["gst-launch-1.0", "-q", *words],
-                                    steady_argv=[PY, os.path.join(HERE, "gst_pipeline.py"), str(frames), *words]))
-                plan.extend(peer_row(name, words, clip, size, chain, frames) for name, words in args.peer)
+                                    steady_argv=[PY, os.path.join(HERE, "gst_pipeline.py"), str(frames), *words],
+                                    may_fail=peers_may_fail))
+                plan.extend(peer_row(name, words, clip, size, chain, frames, peers_may_fail)
+                            for name, words in args.peer)
                 worker_counts = [1, 2] + ([cores] if cores > 2 else [])
                 for n in worker_counts:
                     cv(f"cvpipe {n} worker{'s' if n > 1 else ''}", [(ops, n)])
@@ -557,24 +598,26 @@ def figure(v, fmt):
 
 def write_report(rows, extra, machine, out):
     header = ["size", "chain", "row", "fps", "steady_fps", "cpu_ms_per_frame", "peak_pss_mb", "efficiency",
-              "steady_efficiency"]
+              "steady_efficiency", "failed"]
     with open(os.path.join(out, "bench.csv"), "w", newline="") as f:
         w = csv.writer(f)
         w.writerow(header)
         for r in rows:
-            w.writerow([r["size"], r["chain"], r["row"], f"{r['fps']:.1f}", figure(r["steady_fps"], ".1f"),
-                        f"{r['cpu_ms_per_frame']:.2f}", f"{r['peak_pss_mb']:.0f}", figure(r["efficiency"], ".2f"),
-                        figure(r["steady_efficiency"], ".2f")])
+            w.writerow([r["size"], r["chain"], r["row"], figure(r["fps"], ".1f"), figure(r["steady_fps"], ".1f"),
+                        figure(r["cpu_ms_per_frame"], ".2f"), figure(r["peak_pss_mb"], ".0f"), figure(r["efficiency"], ".2f"),
+                        figure(r["steady_efficiency"], ".2f"), r.get("failed", "")])
     lines = [f"Machine: {machine}. Median of the runs. fps: the whole process, start-up included; steady fps: from "
              "the first frame out to the last. efficiency = fps / (cores / CPU s per frame of the --inline row); "
              "steady efficiency = steady fps / (cores / that row's CPU s per frame without its start-up).", "",
              "| size | chain | row | fps | steady fps | CPU ms/frame | peak PSS MB | efficiency | steady efficiency |",
              "|---|---|---|---:|---:|---:|---:|---:|---:|"]
     for r in rows:
-        lines.append(f"| {r['size']} | {r['chain']} | {r['row']} | {r['fps']:.1f} | {figure(r['steady_fps'], '.1f')} | "
-                     f"{r['cpu_ms_per_frame']:.2f} | {r['peak_pss_mb']:.0f} | {figure(r['efficiency'], '.2f')} | "
+        name = r["row"] + (" (failed: below)" if r.get("failed") else "")
+        lines.append(f"| {r['size']} | {r['chain']} | {name} | {figure(r['fps'], '.1f')} | {figure(r['steady_fps'], '.1f')} | "
+                     f"{figure(r['cpu_ms_per_frame'], '.2f')} | {figure(r['peak_pss_mb'], '.0f')} | {figure(r['efficiency'], '.2f')} | "
                      f"{figure(r['steady_efficiency'], '.2f')} |")
     lines.append("")
+    lines.extend(f"- failed: {r['size']} {r['chain']}, {r['row']}: {r['failed']}" for r in rows if r.get("failed"))
     lines.append(f"- cvpipe no-op chain (640x480, identity, 2 workers, null sink): {extra['noop_fps']:.0f} fps")
     lines.append(f"- hop to a worker and back (pickup + hand-back; ops and queueing not counted): flat out p50 "
                  f"{extra['hop_us_at_max']['p50']:.1f} µs, p99 {extra['hop_us_at_max']['p99']:.1f} µs; paced at 1000 fps "
