@@ -140,7 +140,7 @@ class Run {
     stop_reading_.store(true);
     source_->interrupt();
   }
-  void log_stats(double interval_s);
+  void log_stats();
   std::string dropped_text() const;
   void write_stats_json();
   void draw_progress(bool last);
@@ -156,7 +156,6 @@ class Run {
   std::unique_ptr<ResultsWriter> results_;  // results.path, if given
   std::unique_ptr<Supervisor> supervisor_;
   RunStats stats_;
-  LatencyHistogram::Counts last_latency_{};  // at the last stats line
 
   moodycamel::BlockingConcurrentQueue<std::uint32_t> free_slots_;
   moodycamel::ConcurrentQueue<std::uint32_t> captured_;
@@ -188,8 +187,7 @@ class Run {
   std::map<std::string, std::uint64_t, std::less<>> detections_by_class_;
   std::uint64_t detections_overflow_ = 0;
 
-  std::uint64_t last_read_ = 0, last_written_ = 0;
-  std::vector<std::uint64_t> last_busy_;
+  StatsSnapshot last_log_snapshot_;  // at the last stats line
   std::FILE* stats_json_ = nullptr;  // --stats-json; main thread only
   StatsSnapshot last_json_snapshot_;
   bool progress_line_ = false;       // a file source, stderr a terminal: the progress line
@@ -485,36 +483,33 @@ std::string Run::dropped_text() const {
   return text;
 }
 
-void Run::log_stats(double interval_s) {
-  const std::uint64_t read = stats_.read.load(), written = stats_.written.load();
+void Run::log_stats() {
+  const StatsSnapshot now = take_snapshot(stats_, monotonic_ns());
+  const StatsSnapshot& last = last_log_snapshot_;
+  const double interval_s = std::max(1e-9, static_cast<double>(now.ns - last.ns) / 1e9);
   std::ostringstream line;
   line.setf(std::ios::fixed);
   line.precision(1);
-  line << "stats read=" << read << " written=" << written << " dropped=" << dropped_text();
+  line << "stats read=" << now.read << " written=" << now.written << " dropped=" << dropped_text();
   if (const std::uint64_t missed = source_->frames_missed()) line << " missed_by_source=" << missed;
-  line << " fps_in=" << static_cast<double>(read - last_read_) / interval_s
-       << " fps_out=" << static_cast<double>(written - last_written_) / interval_s;
+  line << " fps_in=" << static_cast<double>(now.read - last.read) / interval_s
+       << " fps_out=" << static_cast<double>(now.written - last.written) / interval_s;
   // Capture-to-write latency of the frames written in this interval.
-  const LatencyHistogram::Counts total = stats_.latency.counts();
   LatencyHistogram::Counts latency{};
-  for (std::size_t b = 0; b < total.size(); ++b) latency[b] = total[b] - last_latency_[b];
-  last_latency_ = total;
-  if (written > last_written_)
+  for (std::size_t b = 0; b < latency.size(); ++b) latency[b] = now.latency[b] - last.latency[b];
+  if (now.written > last.written)
     line << " latency_ms p50=" << LatencyHistogram::percentile_ms(latency, 50)
          << " p95=" << LatencyHistogram::percentile_ms(latency, 95)
          << " p99=" << LatencyHistogram::percentile_ms(latency, 99);
-  last_read_ = read;
-  last_written_ = written;
-  last_busy_.resize(stats_.stages.size(), 0);
   for (std::size_t s = 0; s < stats_.stages.size(); ++s) {
     const StageStats& st = *stats_.stages[s];
-    const std::uint64_t busy = st.busy_ns.load();
-    const double share = busy_share(busy - last_busy_[s], interval_s, st.workers.load());
-    last_busy_[s] = busy;
+    const std::uint64_t busy_before = s < last.busy_ns.size() ? last.busy_ns[s] : 0;
+    const double share = busy_share(now.busy_ns[s] - busy_before, interval_s, st.workers.load());
     line << " | " << st.name << " workers=" << (options_.inline_mode ? 0 : st.workers.load()) << " busy=" << share * 100 << "%";
     if (!options_.inline_mode) line << " queue=" << st.queue_depth.load();
-    line << " done=" << st.processed.load();
+    line << " done=" << now.processed[s];
   }
+  last_log_snapshot_ = now;
   log_->info("{}", line.str());
 }
 
@@ -730,7 +725,7 @@ int Run::execute() {
     });
   }
   stats_.started_ns.store(monotonic_ns(), std::memory_order_relaxed);
-  last_json_snapshot_ = last_progress_snapshot_ = take_snapshot(stats_, monotonic_ns());
+  last_log_snapshot_ = last_json_snapshot_ = last_progress_snapshot_ = take_snapshot(stats_, monotonic_ns());
   const pthread_t main_thread = pthread_self();
   std::thread writer([this, main_thread] {
     pthread_setname_np(pthread_self(), "cvpipe-writer");
@@ -758,7 +753,6 @@ int Run::execute() {
   };
   std::optional<StopRequest> first_stop;
   std::optional<Clock::time_point> drain_deadline;  // set by the first SIGINT/SIGTERM
-  auto last_stats = Clock::now();
   auto next_progress = Clock::now() + std::chrono::milliseconds(500);  // after the start-up lines
   while (!run_done_.load()) {
     stats_.main_loop_ns.store(monotonic_ns(), std::memory_order_relaxed);
@@ -806,11 +800,9 @@ int Run::execute() {
       if (supervisor_) supervisor_->stop_now();
     }
     if (config_.stats_interval_s > 0 && Clock::now() >= next_stats) {
-      const auto now = Clock::now();
       // On a terminal the progress line says it; the log (a file, a container's) gets the line.
-      if (!progress_line_) log_stats(std::chrono::duration<double>(now - last_stats).count());
+      if (!progress_line_) log_stats();
       if (stats_json_) write_stats_json();
-      last_stats = now;
       next_stats += std::chrono::duration_cast<Clock::duration>(interval);
     }
     if (progress_line_ && Clock::now() >= next_progress) {

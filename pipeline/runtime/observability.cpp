@@ -135,6 +135,7 @@ StatsSnapshot take_snapshot(const RunStats& stats, std::int64_t now_ns) {
   s.ns = now_ns;
   s.read = stats.read.load(std::memory_order_relaxed);
   s.written = stats.written.load(std::memory_order_relaxed);
+  s.latency = stats.latency.counts();
   for (const auto& st : stats.stages) {
     s.busy_ns.push_back(st->busy_ns.load(std::memory_order_relaxed));
     s.processed.push_back(st->processed.load(std::memory_order_relaxed));

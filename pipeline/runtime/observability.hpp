@@ -34,6 +34,7 @@ struct StatsSnapshot {
   std::int64_t ns = 0;
   std::uint64_t read = 0, written = 0;
   std::vector<std::uint64_t> busy_ns, processed;
+  LatencyHistogram::Counts latency{};  // capture to write, so far: the stats line's interval percentiles
 };
 StatsSnapshot take_snapshot(const RunStats& stats, std::int64_t now_ns);
 std::string snapshot_json(const RunStats& stats, bool inline_mode, const StatsSnapshot& now, const StatsSnapshot& last,
