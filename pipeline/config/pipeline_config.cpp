@@ -10,6 +10,7 @@
 #include <fstream>
 #include <limits>
 #include <map>
+#include <optional>
 #include <sstream>
 
 #include "pipeline/core/errors.hpp"
@@ -132,10 +133,18 @@ void apply_override(YAML::Node root, const std::string& assignment, ConfigDiagno
       return;
     }
     if (node.IsSequence()) {
-      std::vector<std::string> names;
-      for (std::size_t j = 0; j < node.size(); ++j)
-        if (node[j].IsMap() && node[j]["name"] && node[j]["name"].IsScalar()) names.push_back(node[j]["name"].Scalar());
-      const std::string names_text = names.empty() ? "" : " (names: " + join(names, ", ") + ")";
+      // An item's `name`, if it has one (a stage's, say).
+      const auto name_of = [&node](std::size_t j) -> std::optional<std::string> {
+        if (node[j].IsMap() && node[j]["name"] && node[j]["name"].IsScalar()) return node[j]["name"].Scalar();
+        return std::nullopt;
+      };
+      // For an error: the names there are to choose from.
+      const auto names_text = [&] {
+        std::vector<std::string> names;
+        for (std::size_t j = 0; j < node.size(); ++j)
+          if (auto name = name_of(j)) names.push_back(std::move(*name));
+        return names.empty() ? std::string() : " (names: " + join(names, ", ") + ")";
+      };
       std::size_t index = node.size();
       if (std::all_of(seg.begin(), seg.end(), ::isdigit)) {
         const auto [end, ec] = std::from_chars(seg.data(), seg.data() + seg.size(), index);
@@ -144,15 +153,14 @@ void apply_override(YAML::Node root, const std::string& assignment, ConfigDiagno
           const std::string count = n == 0   ? "no items"
                                     : n == 1 ? "1 item, index 0"
                                              : std::to_string(n) + " items, 0 to " + std::to_string(n - 1);
-          diag.add_override_error(origin, "index " + seg + " is out of range: " + here() + " has " + count + names_text);
+          diag.add_override_error(origin, "index " + seg + " is out of range: " + here() + " has " + count + names_text());
           return;
         }
       } else {
         for (std::size_t j = 0; j < node.size(); ++j)
-          if (node[j].IsMap() && node[j]["name"] && node[j]["name"].IsScalar() && node[j]["name"].Scalar() == seg)
-            index = j;
+          if (name_of(j) == seg) index = j;
         if (index >= node.size()) {
-          diag.add_override_error(origin, "no item \"" + seg + "\" in " + here() + names_text);
+          diag.add_override_error(origin, "no item \"" + seg + "\" in " + here() + names_text());
           return;
         }
       }
