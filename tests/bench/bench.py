@@ -63,23 +63,23 @@ def log(*a):
     print(*a, file=sys.stderr, flush=True)
 
 
-def make_clip(path, size, frames):
+def make_clip(path, w, h, frames):
     if os.path.exists(path):
         return
-    w, h = size.split("x")
-    src = (f"mandelbrot=size={size}:rate=30:start_scale=3:end_scale=0.02,"
+    src = (f"mandelbrot=size={w}x{h}:rate=30:start_scale=3:end_scale=0.02,"
            f"noise=alls=10:allf=t,trim=end_frame={frames}")
-    overlay = f"testsrc2=size={int(w)//4}x{int(h)//4}:rate=30"
+    overlay = f"testsrc2=size={w // 4}x{h // 4}:rate=30"
     cmd = ["ffmpeg", "-v", "error", "-f", "lavfi", "-i", src, "-f", "lavfi", "-i", overlay, "-filter_complex",
-           f"[0][1]overlay=x='mod(t*{int(w)//6},{int(w)*3//4})':y={int(h)//2}:shortest=1",
+           f"[0][1]overlay=x='mod(t*{w // 6},{w * 3 // 4})':y={h // 2}:shortest=1",
            "-frames:v", str(frames), "-c:v", "libx264", "-preset", "veryfast", "-crf", "23", "-pix_fmt", "yuv420p",
            "-y", path]
     subprocess.run(cmd, check=True)
 
 
 def clips_to_run(args):
-    """(path, "WxH", frames) for each clip: the ones given with --clips, decoded once by OpenCV to
-    count their frames (every runner checks it read that many), or those --sizes asks to generate."""
+    """(path, label, (width, height), frames) for each clip: the ones given with --clips, decoded
+    once by OpenCV to count their frames (every runner checks it read that many), or those --sizes
+    asks to generate."""
     if args.clips:
         for path in args.clips.split(","):
             path = os.path.join(CALLER_DIR, path)
@@ -87,22 +87,22 @@ def clips_to_run(args):
             w, h, frames = (int(x) for x in out.split())
             if frames < 2:
                 sys.exit(f"bench: {path}: OpenCV decodes {frames} frames of it; a clip needs 2 at least")
-            yield path, f"{w}x{h} {os.path.basename(path)}", frames  # two clips may have one size
+            yield path, f"{w}x{h} {os.path.basename(path)}", (w, h), frames  # two clips may have one size
         return
-    for size, frames in args.sizes:
-        clip = os.path.join(args.out, f"clip-{size}-{frames}.mp4")
-        make_clip(clip, size, frames)
-        yield clip, size, frames
+    for (w, h), frames in args.sizes:
+        clip = os.path.join(args.out, f"clip-{w}x{h}-{frames}.mp4")
+        make_clip(clip, w, h, frames)
+        yield clip, f"{w}x{h}", (w, h), frames
 
 
 def size_list(text):
-    """--sizes: "WxH:frames,..." as [("WxH", frames), ...], or argparse's own error naming what was expected."""
+    """--sizes: "WxH:frames,..." as [((W, H), frames), ...], or argparse's own error naming what was expected."""
     sizes = []
     for spec in text.split(","):
         m = re.fullmatch(r"(\d+)x(\d+):(\d+)", spec.strip())
         if not m or min(int(g) for g in m.groups()) < 1 or int(m[3]) < 2:
             raise argparse.ArgumentTypeError(f"{spec!r}: expected WxH:frames, as 640x480:600 (2 frames at least)")
-        sizes.append((f"{m[1]}x{m[2]}", int(m[3])))
+        sizes.append(((int(m[1]), int(m[2])), int(m[3])))
     return sizes
 
 
@@ -135,12 +135,12 @@ def peer_spec(text):
     return name.strip(), words
 
 
-def peer_row(name, words, clip, size, chain, frames, may_fail):
+def peer_row(name, words, clip, dims, chain, frames, may_fail):
     """A row for a peer of the user's. Its command runs from the directory bench.py was started in.
     If its last line is JSON with "frames" (and "first_s", "last_s" for its steady rate), the count
     must be the clip's; a peer that prints none is measured all the same, its count unchecked."""
-    w, h = size.split()[0].split("x")
-    values = {"clip": clip, "chain": chain, "frames": frames, "ops": json.dumps(CHAINS[chain]), "width": w, "height": h}
+    values = {"clip": clip, "chain": chain, "frames": frames, "ops": json.dumps(CHAINS[chain]), "width": dims[0],
+              "height": dims[1]}
     argv = [word.format(**values) for word in words]
 
     def check(r):
@@ -481,7 +481,7 @@ def main():
     rows = []
     extra = {}
     try:
-        for clip, size, frames in clips_to_run(args):
+        for clip, size, dims, frames in clips_to_run(args):
             source = f"source: {{type: file, path: {json.dumps(clip)}}}\n"  # a JSON string is YAML
             for chain in args.chains:
                 ops = CHAINS[chain]
@@ -507,7 +507,7 @@ def main():
                     plan.append(Row("GStreamer cvsmooth ! queue ! edgedetect", ["gst-launch-1.0", "-q", *words],
                                     steady_argv=[PY, os.path.join(HERE, "gst_pipeline.py"), str(frames), *words],
                                     may_fail=peers_may_fail))
-                plan.extend(peer_row(name, words, clip, size, chain, frames, peers_may_fail)
+                plan.extend(peer_row(name, words, clip, dims, chain, frames, peers_may_fail)
                             for name, words in args.peer)
                 worker_counts = [1, 2] + ([cores] if cores > 2 else [])
                 for n in worker_counts:
