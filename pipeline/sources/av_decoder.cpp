@@ -56,9 +56,10 @@ bool header_tells_all(const AVFormatContext* format) {
          stream->avg_frame_rate.den > 0 && stream->nb_frames > 0;
 }
 
-// A decoder context for `stream`, threads on every core as OpenCV's: frame threads (whichever
-// the codec has) for the stream, or `thread_type` for one frame. Null if out of memory.
-AVCodecContext* new_codec_context(const AVCodec* decoder, const AVStream* stream, int thread_type = 0) {
+// A decoder context for `stream` on `threads` threads (0: one per core, as OpenCV's): frame
+// threads (whichever the codec has) for the stream, or `thread_type` for one frame. Null if out
+// of memory.
+AVCodecContext* new_codec_context(const AVCodec* decoder, const AVStream* stream, int threads, int thread_type = 0) {
   AVCodecContext* c = avcodec_alloc_context3(decoder);
   if (!c) return nullptr;
   if (avcodec_parameters_to_context(c, stream->codecpar) < 0) {
@@ -66,7 +67,7 @@ AVCodecContext* new_codec_context(const AVCodec* decoder, const AVStream* stream
     return nullptr;
   }
   c->pkt_timebase = stream->time_base;
-  c->thread_count = cv::getNumberOfCPUs();
+  c->thread_count = threads > 0 ? threads : cv::getNumberOfCPUs();
   if (thread_type) c->thread_type = thread_type;
   return c;
 }
@@ -97,6 +98,7 @@ struct AvDecoder::State {
   int rotation = 0;
   bool analysed = false;  // avformat_find_stream_info ran
   bool first_alone = false;  // the next grab() is the first: try first_frame_alone()
+  int threads = 0;           // the decoders' (0: one per core)
   int first_width = 0, first_height = 0;  // the first frame's size, once retrieved
   int coded_width = 0, coded_height = 0;  // the decoder's for it
   bool valid = false;  // `frame` holds the frame grab() decoded
@@ -116,7 +118,8 @@ struct AvDecoder::State {
 AvDecoder::AvDecoder(std::unique_ptr<State> state) : state_(std::move(state)) {}
 AvDecoder::~AvDecoder() = default;
 
-std::unique_ptr<AvDecoder> AvDecoder::open(const std::string& path, std::string& error, bool first_alone) {
+std::unique_ptr<AvDecoder> AvDecoder::open(const std::string& path, std::string& error, bool first_alone,
+                                           int threads) {
   set_ffmpeg_log_level();
   auto s = std::make_unique<State>();
   if (avformat_open_input(&s->format, path.c_str(), nullptr, nullptr) != 0) {
@@ -139,7 +142,8 @@ std::unique_ptr<AvDecoder> AvDecoder::open(const std::string& path, std::string&
     error = "FFmpeg has no decoder for its video (" + std::string(avcodec_get_name(s->stream->codecpar->codec_id)) + ")";
     return nullptr;
   }
-  s->codec = new_codec_context(decoder, s->stream);
+  s->threads = threads;
+  s->codec = new_codec_context(decoder, s->stream, threads);
   s->packet = av_packet_alloc();
   s->frame = av_frame_alloc();
   s->bgr = av_frame_alloc();
@@ -280,7 +284,7 @@ bool AvDecoder::first_frame_alone() {
 
   const AVCodec* decoder = s.codec->codec;  // the main decoder's
   // One frame: threads on its slices, if it has several (frame threads would only wait).
-  AVCodecContext* alone = new_codec_context(decoder, s.stream, FF_THREAD_SLICE);
+  AVCodecContext* alone = new_codec_context(decoder, s.stream, s.threads, FF_THREAD_SLICE);
   if (!alone) return false;
   // Kept until the next frame is grabbed: retrieve() reads the frame's coded size from it.
   s.first_codec.reset(alone);

@@ -5,7 +5,8 @@
 //
 // What it does as OpenCV does (the tests compare the two on FFV1, H.264 4:2:0 in MP4 and
 // MPEG-TS, 4:4:4, MJPEG):
-// - the stream: the file's first video stream; its decoder runs on one thread per core;
+// - the stream: the file's first video stream; its decoder runs on one thread per core (unless
+//   told another count);
 // - BGR24 by swscale, SWS_BICUBIC, over the decoder's coded size (1920x1088 for 1080p H.264),
 //   of which the shown size is kept;
 // - a stream with a display matrix is turned by 90, 180 or 270 degrees, and its size is the turned
@@ -38,8 +39,10 @@ class AvDecoder {
  public:
   // Opens `path`; nullptr with `error` set when FFmpeg cannot read it or it has no video stream
   // a decoder of FFmpeg's can decode. With `first_alone`, the first frame comes sooner where the
-  // stream reorders frames (see first_frame_alone): the same frame, decoded twice.
-  static std::unique_ptr<AvDecoder> open(const std::string& path, std::string& error, bool first_alone = false);
+  // stream reorders frames (see first_frame_alone): the same frame, decoded twice. `threads`: the
+  // decoder's threads, 0 for one per core.
+  static std::unique_ptr<AvDecoder> open(const std::string& path, std::string& error, bool first_alone = false,
+                                         int threads = 0);
   ~AvDecoder();
   AvDecoder(const AvDecoder&) = delete;
   AvDecoder& operator=(const AvDecoder&) = delete;

@@ -3,6 +3,7 @@
 //     type: file
 //     path: samples/clip.mp4     # relative to the config file
 //     loop: false                # true: start again at the end, forever (media time keeps increasing)
+//     threads: 0                 # the decoder's threads; 0: one per core
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -25,7 +26,7 @@ namespace {
 
 class FileSource final : public Source {
  public:
-  FileSource(const std::string& path, bool loop) : path_(path), loop_(loop) {
+  FileSource(const std::string& path, bool loop, int threads) : path_(path), loop_(loop), threads_(threads) {
     format_ = open_file();
     fps_ = decoder_->fps();
     if (!(fps_ > 0 && fps_ < 1000)) fps_ = 25;
@@ -100,7 +101,7 @@ class FileSource final : public Source {
       throw InputError("cannot open video file " + path_ + ": " + std::strerror(errno));
     std::string why;
     // The first frame sooner only where it is waited for: not at each pass of a loop.
-    decoder_ = AvDecoder::open(path_, why, !opened_before_);
+    decoder_ = AvDecoder::open(path_, why, !opened_before_, threads_);
     if (!decoder_) throw InputError("cannot open video file " + path_ + ": " + why);
     if (!opened_before_)
       get_logger("source")->debug("file {}: {}", path_,
@@ -161,6 +162,7 @@ class FileSource final : public Source {
 
   std::string path_;
   bool loop_;
+  int threads_;  // the decoder's (0: one per core)
   std::unique_ptr<AvDecoder> decoder_;
   FrameFormat format_;
   double fps_ = 25;
@@ -190,16 +192,20 @@ SourceSpec parse_file_source(ConfigReader& r, const LoadContext& ctx) {
       r.fail("path", "expected a video file, got a directory: " + path);
   }
   const bool loop = r.boolean("loop", false);
+  const int threads = static_cast<int>(r.integer("threads", 0, 0, 64));
   spec.description = "file " + path + (loop ? " looped" : "");
   spec.path = path;
-  spec.open = [path, loop]() -> std::unique_ptr<Source> { return std::make_unique<FileSource>(path, loop); };
+  spec.open = [path, loop, threads]() -> std::unique_ptr<Source> {
+    return std::make_unique<FileSource>(path, loop, threads);
+  };
   return spec;
 }
 
 }  // namespace
 
 CVPIPE_REGISTER_SOURCE(File, "file", "a video file, decoded with FFmpeg",
-                       "type: file\npath: samples/clip.mp4   # relative to the config file\nloop: false   # true: start again at the end",
+                       "type: file\npath: samples/clip.mp4   # relative to the config file\nloop: false   # true: start again at the end\n"
+                       "threads: 0   # the decoder's threads; 0: one per core",
                        parse_file_source)
 
 }  // namespace cvpipe

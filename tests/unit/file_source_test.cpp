@@ -108,5 +108,33 @@ TEST_F(FileSourceTest, MediaTimeGoesOnThroughTheFramesDrainedAtTheEnd) {
   }
 }
 
+// The threads this process runs now, from /proc/self/task.
+std::size_t thread_count() {
+  std::size_t n = 0;
+  for ([[maybe_unused]] const auto& entry : std::filesystem::directory_iterator("/proc/self/task")) ++n;
+  return n;
+}
+
+TEST_F(FileSourceTest, ThreadsSetsTheDecodersThreads) {
+  // Whatever a first open and read starts for good (nothing, as it is) does not count below.
+  cv::Mat into(32, 48, CV_8UC3);
+  FrameMeta meta;
+  std::string error;
+  ASSERT_EQ(open("  threads: 1\n")->read(into, meta, error), Source::Read::kFrame) << error;
+  const std::size_t before = thread_count();
+  for (const int threads : {1, 3}) {
+    auto source = open("  threads: " + std::to_string(threads) + "\n");
+    for (int i = 0; i < kFrames; ++i)
+      ASSERT_EQ(source->read(into, meta, error), Source::Read::kFrame) << threads << " threads, frame " << i << ": " << error;
+    const std::size_t added = thread_count() - before;
+    if (threads == 1) {
+      EXPECT_EQ(added, 0u) << "one thread: the caller's";
+    } else {
+      EXPECT_GE(added, 2u) << "FFmpeg's threads beside the caller";
+    }
+  }
+  EXPECT_EQ(thread_count(), before) << "the decoders' threads end with their source";
+}
+
 }  // namespace
 }  // namespace cvpipe
