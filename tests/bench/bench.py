@@ -114,6 +114,12 @@ def positive(text):
     return int(text)
 
 
+# The peers of ours: (row, script in tests/bench) for the Python ones, and GStreamer's row.
+PY_PEERS = [("OpenCV loop in Python, OpenCV threads on", "opencv_loop.py"),
+            ("Python multiprocessing Pool.imap", "mp_pipeline.py"),
+            ("Python multiprocessing, shared-memory slots", "mp_shm_pipeline.py")]
+GST_ROW = "GStreamer cvsmooth ! queue ! edgedetect"
+
 # What a --peer command may ask for, each as {name} in its words.
 PEER_FIELDS = ("clip", "chain", "frames", "ops", "width", "height")
 
@@ -121,9 +127,17 @@ PEER_FIELDS = ("clip", "chain", "frames", "ops", "width", "height")
 def peer_spec(text):
     """--peer: "NAME=COMMAND" as (NAME, [word, ...]), a word's {clip}, {chain}, ... filled in per row."""
     name, eq, command = text.partition("=")
-    words = shlex.split(command) if eq else []
-    if not name.strip() or not words:
+    name = name.strip()
+    try:
+        words = shlex.split(command) if eq else []
+    except ValueError as e:  # an unclosed quote
+        raise argparse.ArgumentTypeError(f"{text!r}: {e}")
+    if not name or not words:
         raise argparse.ArgumentTypeError(f"{text!r}: expected NAME=COMMAND, as 'my loop=python3 loop.py {{clip}} {{chain}}'")
+    # Not one of ours (the report finds cvpipe's rows by name), and a Markdown table cell.
+    if name.startswith("cvpipe") or "|" in name:
+        raise argparse.ArgumentTypeError(f"{text!r}: a peer's name may not start with \"cvpipe\" or hold a |")
+    sample = {"clip": "c.mp4", "chain": "light", "frames": 2, "ops": "[]", "width": 2, "height": 2}
     for word in words:
         try:
             fields = [f for _, f, _, _ in string.Formatter().parse(word) if f is not None]
@@ -133,7 +147,11 @@ def peer_spec(text):
             if f not in PEER_FIELDS:
                 raise argparse.ArgumentTypeError(
                     f"{text!r}: {{{f}}}: expected one of {', '.join('{' + x + '}' for x in PEER_FIELDS)}")
-    return name.strip(), words
+        try:
+            word.format(**sample)
+        except (ValueError, IndexError, KeyError) as e:  # a format spec, {clip:d}; {0}
+            raise argparse.ArgumentTypeError(f"{text!r}: {word!r}: {e}")
+    return name, words
 
 
 def peer_row(name, words, clip, dims, chain, frames, may_fail):
@@ -276,11 +294,24 @@ class RunFailed(RuntimeError):
 
 
 def failure_reason(e):
-    """One line on why a run failed: the first line of its stderr that says "error" (GStreamer's
-    names the element and the missing plug-in), else its last line."""
-    lines = [x.strip() for x in getattr(e, "stderr", str(e)).splitlines() if x.strip()] or [str(e)]
-    line = next((x for x in lines if "error" in x.lower()), lines[-1])
+    """One line on why a run failed: a Python traceback's last line; else the first line of its
+    stderr that says "error" (GStreamer's names the element and the missing plug-in); else its
+    last line."""
+    text = getattr(e, "stderr", str(e))
+    lines = [x.strip() for x in text.splitlines() if x.strip()] or [str(e)]
+    if "Traceback (most recent call last):" in text:
+        line = lines[-1]
+    else:
+        line = next((x for x in lines if "error" in x.lower()), lines[-1])
     return line if len(line) <= 200 else line[:197] + "..."
+
+
+class RowFailed(RuntimeError):
+    """A row that may not fail did: ends the benchmark with one line naming it."""
+
+    def __init__(self, name, cause):
+        super().__init__(f"{name}: {failure_reason(cause)}")
+        self.detail = str(cause)
 
 
 def measure(argv, frames, timeout=900, memory=False, sample=True, cwd=None):
@@ -323,7 +354,7 @@ def measure(argv, frames, timeout=900, memory=False, sample=True, cwd=None):
     def wait():
         try:
             _, waited["status"], waited["usage"] = os.wait4(proc.pid, 0)
-        except ChildProcessError:  # reaped by proc.kill()'s poll() at a timeout
+        except ChildProcessError:  # reaped elsewhere meanwhile
             waited["status"], waited["usage"] = 9, None
         waited["wall"] = time.monotonic() - start
 
@@ -331,7 +362,12 @@ def measure(argv, frames, timeout=900, memory=False, sample=True, cwd=None):
     waiter.start()
     waiter.join(timeout)
     if waiter.is_alive():
-        proc.kill()
+        # Timed out: the whole tree, or a child that holds stdout open keeps the readers waiting.
+        for pid in tree_pids(proc.pid):
+            try:
+                os.kill(pid, 9)
+            except ProcessLookupError:
+                pass
         waiter.join()
     status, usage, wall = waited["status"], waited["usage"], waited["wall"]
     done.set()
@@ -356,15 +392,15 @@ def steady_fps_of(stdout):
     (first_frame_ms, last_frame_ms) or the peers' {"frames", "first_s", "last_s"}; None if absent."""
     try:
         s = summary_of(stdout)
-    except (ValueError, IndexError):
+        if "last_frame_ms" in s:
+            n, span = s["frames_written"], (s["last_frame_ms"] - s["first_frame_ms"]) / 1000
+        elif "last_s" in s:
+            n, span = s["frames"], s["last_s"] - s["first_s"]
+        else:
+            return None
+        return (n - 1) / span if n > 1 and span > 0 else None
+    except (ValueError, IndexError, KeyError, TypeError):  # no JSON object there, or not these keys
         return None
-    if "last_frame_ms" in s:
-        n, span = s["frames_written"], (s["last_frame_ms"] - s["first_frame_ms"]) / 1000
-    elif "last_s" in s:
-        n, span = s["frames"], s["last_s"] - s["first_s"]
-    else:
-        return None
-    return (n - 1) / span if n > 1 and span > 0 else None
 
 
 class Row:
@@ -390,9 +426,9 @@ class Row:
                                             else r["stdout"])
         except RuntimeError as e:
             if not self.may_fail:
-                raise
+                raise RowFailed(self.name, e) from e
             self.failed = failure_reason(e)
-            log(f"  {self.name}: failed: {e}")
+            log(f"  {self.name}: failed in round {len(self.runs) + 1}: {e}")
             return
         self.runs.append(r)
 
@@ -468,6 +504,11 @@ def main():
                     help="a few frames, one run, one size and chain: checks every runner works (a failing peer "
                          "ends it, where a full run reports the peer failed and goes on)")
     args = ap.parse_args()
+    taken = {name for name, _ in PY_PEERS} | {GST_ROW}
+    for name, _ in args.peer:
+        if name in taken:
+            ap.error(f"--peer: {name!r}: a row of that name is there already")
+        taken.add(name)
     if args.smoke:
         args.runs, args.chains = 1, ["light"]
         if not args.clips:
@@ -501,14 +542,12 @@ def main():
                                 [PY, os.path.join(HERE, "side_by_side.py"), str(cores), *plan[0].argv,
                                  "--set", "source.threads=1"],
                                 cvpipe_check(frames * cores, "frames"), copies=cores))
-                for name, script in [("OpenCV loop in Python, OpenCV threads on", "opencv_loop.py"),
-                                     ("Python multiprocessing Pool.imap", "mp_pipeline.py"),
-                                     ("Python multiprocessing, shared-memory slots", "mp_shm_pipeline.py")]:
+                for name, script in PY_PEERS:
                     plan.append(Row(name, [PY, os.path.join(HERE, script), clip, chain, str(frames)],
                                     may_fail=peers_may_fail))
                 if chain in GST_CHAINS:
                     words = gst_elements(clip, chain)
-                    plan.append(Row("GStreamer cvsmooth ! queue ! edgedetect", ["gst-launch-1.0", "-q", *words],
+                    plan.append(Row(GST_ROW, ["gst-launch-1.0", "-q", *words],
                                     steady_argv=[PY, os.path.join(HERE, "gst_pipeline.py"), str(frames), *words],
                                     may_fail=peers_may_fail))
                 plan.extend(peer_row(name, words, clip, dims, chain, frames, peers_may_fail)
@@ -583,6 +622,9 @@ def main():
 
     machine = f"{platform.processor() or platform.machine()}, {cores} cores, " + cpu_model()
     write_report(rows, extra, machine, args.out)
+    failed = [r for r in rows if r.get("failed")]
+    if failed:
+        log(f"bench: {len(failed)} row{'s' if len(failed) > 1 else ''} failed (why: under the table); the rest were measured")
 
 
 def cpu_model():
@@ -648,5 +690,9 @@ def write_report(rows, extra, machine, out):
 if __name__ == "__main__":
     try:
         main()
-    except RuntimeError as e:  # a runner that failed or read the wrong number of frames
+    except RowFailed as e:  # a row that may not fail: its command's stderr, then the one line
+        log(e.detail)
         sys.exit(f"bench: {e}")
+    except RuntimeError as e:  # a run outside the rows' (memory, hop, latency)
+        log(str(e))
+        sys.exit(f"bench: {failure_reason(e)}")
