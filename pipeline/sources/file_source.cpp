@@ -193,7 +193,8 @@ SourceSpec parse_file_source(ConfigReader& r, const LoadContext& ctx) {
   }
   const bool loop = r.boolean("loop", false);
   const int threads = static_cast<int>(r.integer("threads", 0, 0, 64));
-  spec.description = "file " + path + (loop ? " looped" : "");
+  spec.description = "file " + path + (loop ? " looped" : "") +
+                     (threads > 0 ? ", decoded on " + std::to_string(threads) + " thread" + (threads > 1 ? "s" : "") : "");
   spec.path = path;
   spec.open = [path, loop, threads]() -> std::unique_ptr<Source> {
     return std::make_unique<FileSource>(path, loop, threads);

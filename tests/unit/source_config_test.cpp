@@ -146,6 +146,20 @@ TEST(FileSourceConfig, LoopIsABoolean) {
   EXPECT_TRUE(reported) << all_text(errors);
 }
 
+TEST(FileSourceConfig, ThreadsIsACountTheDescriptionShows) {
+  auto errors = errors_of("  type: file\n  path: /\n  threads: 65\n");
+  bool reported = false;
+  for (const auto& e : errors)
+    reported = reported || (e.path == "source.threads" && e.message.find("[0, 64]") != std::string::npos);
+  EXPECT_TRUE(reported) << all_text(errors);
+  const std::string clip = "/proc/self/exe";  // any file that exists: the path is checked, not read
+  PipelineConfig c = parse_config_text(config_with_source("  type: file\n  path: " + clip + "\n  threads: 1\n"),
+                                       "p.yaml", "", {});
+  EXPECT_EQ(c.source.description, "file " + clip + ", decoded on 1 thread");
+  c = parse_config_text(config_with_source("  type: file\n  path: " + clip + "\n"), "p.yaml", "", {});
+  EXPECT_EQ(c.source.description, "file " + clip);
+}
+
 TEST(SyntheticSourceConfig, BufferIsForPaceRealtimeOnly) {
   EXPECT_TRUE(errors_of("  type: synthetic\n  pace: realtime\n  buffer: 8\n").empty());
   auto errors = errors_of("  type: synthetic\n  buffer: 8\n");
