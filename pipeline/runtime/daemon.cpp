@@ -486,7 +486,7 @@ std::string Run::dropped_text() const {
 void Run::log_stats() {
   const StatsSnapshot now = take_snapshot(stats_, monotonic_ns());
   const StatsSnapshot& last = last_log_snapshot_;
-  const double interval_s = std::max(1e-9, static_cast<double>(now.ns - last.ns) / 1e9);
+  const double interval_s = interval_seconds(last, now);
   std::ostringstream line;
   line.setf(std::ios::fixed);
   line.precision(1);
@@ -503,8 +503,7 @@ void Run::log_stats() {
          << " p99=" << LatencyHistogram::percentile_ms(latency, 99);
   for (std::size_t s = 0; s < stats_.stages.size(); ++s) {
     const StageStats& st = *stats_.stages[s];
-    const std::uint64_t busy_before = s < last.busy_ns.size() ? last.busy_ns[s] : 0;
-    const double share = busy_share(now.busy_ns[s] - busy_before, interval_s, st.workers.load());
+    const double share = stage_busy_share(last, now, s, st.workers.load());
     line << " | " << st.name << " workers=" << (options_.inline_mode ? 0 : st.workers.load()) << " busy=" << share * 100 << "%";
     if (!options_.inline_mode) line << " queue=" << st.queue_depth.load();
     line << " done=" << now.processed[s];
@@ -529,8 +528,8 @@ void Run::write_stats_json() {
 // "  120/300 frames  40%  85.2 fps  ETA 0:02  dropped 0", redrawn in place on stderr.
 void Run::draw_progress(bool last) {
   const StatsSnapshot now = take_snapshot(stats_, monotonic_ns());
-  const double interval = std::max(1e-9, static_cast<double>(now.ns - last_progress_snapshot_.ns) / 1e9);
-  const double fps = static_cast<double>(now.written - last_progress_snapshot_.written) / interval;
+  const double fps = static_cast<double>(now.written - last_progress_snapshot_.written) /
+                     interval_seconds(last_progress_snapshot_, now);
   last_progress_snapshot_ = now;
   const std::uint64_t done = now.written + stats_.dropped_total();
   const auto total = static_cast<std::uint64_t>(std::max<std::int64_t>(config_.frame_count, 1));

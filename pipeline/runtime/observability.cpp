@@ -143,9 +143,18 @@ StatsSnapshot take_snapshot(const RunStats& stats, std::int64_t now_ns) {
   return s;
 }
 
+double interval_seconds(const StatsSnapshot& last, const StatsSnapshot& now) {
+  return std::max(1e-9, seconds_between(last.ns, now.ns));
+}
+
+double stage_busy_share(const StatsSnapshot& last, const StatsSnapshot& now, std::size_t s, int workers) {
+  const std::uint64_t before = s < last.busy_ns.size() ? last.busy_ns[s] : 0;
+  return busy_share(now.busy_ns[s] - before, interval_seconds(last, now), workers);
+}
+
 std::string snapshot_json(const RunStats& stats, bool inline_mode, const StatsSnapshot& now, const StatsSnapshot& last,
                           std::int64_t total_frames) {
-  const double interval = std::max(1e-9, seconds_between(last.ns, now.ns));
+  const double interval = interval_seconds(last, now);
   const std::int64_t started = stats.started_ns.load(std::memory_order_relaxed);
   std::ostringstream j;
   j << "{\"elapsed_seconds\":" << fixed(started ? seconds_between(started, now.ns) : 0.0, 3)
@@ -160,9 +169,8 @@ std::string snapshot_json(const RunStats& stats, bool inline_mode, const StatsSn
     << "},\"slots_in_use\":" << stats.slots_in_use.load() << ",\"slots\":" << stats.slots_total.load() << ",\"stages\":[";
   for (std::size_t s = 0; s < stats.stages.size(); ++s) {
     const StageStats& st = *stats.stages[s];
-    const std::uint64_t busy_before = s < last.busy_ns.size() ? last.busy_ns[s] : 0;
     const std::uint64_t done_before = s < last.processed.size() ? last.processed[s] : 0;
-    const double busy = busy_share(now.busy_ns[s] - busy_before, interval, st.workers.load());
+    const double busy = stage_busy_share(last, now, s, st.workers.load());
     j << (s ? "," : "") << "{\"name\":\"" << st.name << "\",\"workers\":" << (inline_mode ? 0 : st.workers.load())
       << ",\"fps\":" << fixed(static_cast<double>(now.processed[s] - done_before) / interval, 2)
       << ",\"busy\":" << fixed(busy, 3) << ",\"queue\":" << st.queue_depth.load()

@@ -37,6 +37,10 @@ struct StatsSnapshot {
   LatencyHistogram::Counts latency{};  // capture to write, so far: the stats line's interval percentiles
 };
 StatsSnapshot take_snapshot(const RunStats& stats, std::int64_t now_ns);
+// Seconds from `last` to `now`, at least a nanosecond (a rate over it is never a division by 0).
+double interval_seconds(const StatsSnapshot& last, const StatsSnapshot& now);
+// Stage `s`'s busy share from `last` to `now` (busy_share over the snapshots' busy_ns).
+double stage_busy_share(const StatsSnapshot& last, const StatsSnapshot& now, std::size_t s, int workers);
 std::string snapshot_json(const RunStats& stats, bool inline_mode, const StatsSnapshot& now, const StatsSnapshot& last,
                           std::int64_t total_frames);
 
