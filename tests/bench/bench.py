@@ -38,7 +38,6 @@ import re
 import shlex
 import shutil
 import statistics
-import string
 import subprocess
 import sys
 import tempfile
@@ -120,8 +119,10 @@ PY_PEERS = [("OpenCV loop in Python, OpenCV threads on", "opencv_loop.py"),
             ("Python multiprocessing, shared-memory slots", "mp_shm_pipeline.py")]
 GST_ROW = "GStreamer cvsmooth ! queue ! edgedetect"
 
-# What a --peer command may ask for, each as {name} in its words.
-PEER_FIELDS = ("clip", "chain", "frames", "ops", "width", "height")
+# What a --peer command may ask for, each as {name} in its words, with a value of its kind
+# (peer_spec fills a command in with these to check it).
+PEER_FIELDS = {"clip": "c.mp4", "chain": "light", "frames": 2, "ops": "[]", "width": 2, "height": 2}
+PEER_NAMES = ", ".join("{" + f + "}" for f in PEER_FIELDS)
 
 
 def peer_spec(text):
@@ -137,20 +138,13 @@ def peer_spec(text):
     # Not one of ours (the report finds cvpipe's rows by name), and a Markdown table cell.
     if name.startswith("cvpipe") or "|" in name:
         raise argparse.ArgumentTypeError(f"{text!r}: a peer's name may not start with \"cvpipe\" or hold a |")
-    sample = {"clip": "c.mp4", "chain": "light", "frames": 2, "ops": "[]", "width": 2, "height": 2}
     for word in words:
         try:
-            fields = [f for _, f, _, _ in string.Formatter().parse(word) if f is not None]
-        except ValueError as e:
+            word.format(**PEER_FIELDS)
+        except (KeyError, IndexError, AttributeError):  # {nope}, {0} or {}, {clip.x}
+            raise argparse.ArgumentTypeError(f"{text!r}: {word!r}: expected fields among {PEER_NAMES}")
+        except ValueError as e:  # a lone brace, a format spec that does not fit ({clip:d})
             raise argparse.ArgumentTypeError(f"{text!r}: {word!r}: {e} (write a brace as {{{{ or }}}})")
-        for f in fields:
-            if f not in PEER_FIELDS:
-                raise argparse.ArgumentTypeError(
-                    f"{text!r}: {{{f}}}: expected one of {', '.join('{' + x + '}' for x in PEER_FIELDS)}")
-        try:
-            word.format(**sample)
-        except (ValueError, IndexError, KeyError) as e:  # a format spec, {clip:d}; {0}
-            raise argparse.ArgumentTypeError(f"{text!r}: {word!r}: {e}")
     return name, words
 
 
@@ -499,7 +493,7 @@ def main():
                     help="PATH,...: your own videos instead of generated clips (--sizes is then not used)")
     ap.add_argument("--peer", type=peer_spec, action="append", default=[], metavar="'NAME=COMMAND'",
                     help="a peer of yours, run on every clip and chain and measured like the others; its words "
-                         f"may hold {', '.join('{' + x + '}' for x in PEER_FIELDS)} ({{ops}}: the chain as JSON)")
+                         f"may hold {PEER_NAMES} ({{ops}}: the chain as JSON)")
     ap.add_argument("--smoke", action="store_true",
                     help="a few frames, one run, one size and chain: checks every runner works (a failing peer "
                          "ends it, where a full run reports the peer failed and goes on)")
