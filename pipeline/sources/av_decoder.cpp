@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
 #include <cstdlib>
 #include <deque>
 #include <mutex>
@@ -103,10 +104,15 @@ struct AvDecoder::State {
   int coded_width = 0, coded_height = 0;  // the decoder's for it
   bool valid = false;  // `frame` holds the frame grab() decoded
   AVFrame* bgr = nullptr;  // the conversion's output, at the decoder's coded size
+  AVFrame* source = nullptr;  // `frame` at its coded size, for a conversion straight into the caller's frame
+  AVFrame* target = nullptr;  // the caller's frame, as swscale's output
+  bool told_conversion = false;  // the debug log said which way the first frame was converted
 
   ~State() {
     for (AVPacket* p : ahead) av_packet_free(&p);
     sws_freeContext(sws);
+    av_frame_free(&target);
+    av_frame_free(&source);
     av_frame_free(&bgr);
     av_frame_free(&frame);
     av_packet_free(&packet);
@@ -147,7 +153,9 @@ std::unique_ptr<AvDecoder> AvDecoder::open(const std::string& path, std::string&
   s->packet = av_packet_alloc();
   s->frame = av_frame_alloc();
   s->bgr = av_frame_alloc();
-  if (!s->codec || !s->packet || !s->frame || !s->bgr) {
+  s->source = av_frame_alloc();
+  s->target = av_frame_alloc();
+  if (!s->codec || !s->packet || !s->frame || !s->bgr || !s->source || !s->target) {
     error = "out of memory";
     return nullptr;
   }
@@ -318,6 +326,13 @@ bool AvDecoder::retrieve(cv::Mat& into) {
   s.sws = sws_getCachedContext(s.sws, coded_width, coded_height, static_cast<AVPixelFormat>(s.frame->format),
                                coded_width, coded_height, AV_PIX_FMT_BGR24, SWS_BICUBIC, nullptr, nullptr, nullptr);
   if (!s.sws) return false;
+  const bool straight = s.rotation == 0 && convert_into(coded_width, coded_height, into);
+  if (!s.told_conversion) {
+    s.told_conversion = true;
+    get_logger("source")->debug("frames converted to BGR {}", straight ? "straight into the slots"
+                                                                         : "at the coded size, then copied");
+  }
+  if (straight) return true;
   if (s.bgr->width != coded_width || s.bgr->height != coded_height) {
     // Allocated as OpenCV allocates it, rows 32-byte aligned: swscale picks its code by alignment.
     av_frame_unref(s.bgr);
@@ -336,6 +351,48 @@ bool AvDecoder::retrieve(cv::Mat& into) {
     default: shown.copyTo(into);
   }
   return true;
+}
+
+namespace {
+void keep_buffer(void*, std::uint8_t*) {}  // the caller's frame: not swscale's to free
+}  // namespace
+
+// The conversion of retrieve(), its shown rows written straight into `into` instead of a frame of
+// the coded size copied from (at 1080p: 0.9 ms a frame instead of 1.5). Only where the bytes are
+// known to be the same: 8-bit 4:2:0, which swscale converts row by row (its SIMD code 8 pixels at a
+// time: a row of a width that is not a multiple of 8 would keep its last pixels unconverted in a
+// frame with no padding after its rows), into a frame of the shown size with rows of exactly its
+// width. The coded rows below the shown ones (1080p H.264: 1088) are converted and not kept.
+bool AvDecoder::convert_into(int coded_width, int coded_height, cv::Mat& into) {
+  State& s = *state_;
+  const AVFrame& f = *s.frame;
+  const bool planar_420 = f.format == AV_PIX_FMT_YUV420P || f.format == AV_PIX_FMT_YUVJ420P;
+  const auto row_bytes = static_cast<std::size_t>(f.width) * 3;
+  if (!planar_420 || f.width % 8 != 0 || coded_width != f.width || into.rows != f.height || into.cols != f.width ||
+      into.type() != CV_8UC3 || into.step[0] != row_bytes || reinterpret_cast<std::uintptr_t>(into.data) % 32 != 0)
+    return false;
+  // Output rows asked for are a multiple of this, but for the frame's last.
+  if (f.height != coded_height && f.height % static_cast<int>(sws_receive_slice_alignment(s.sws)) != 0) return false;
+  av_frame_unref(s.source);
+  av_frame_unref(s.target);
+  if (av_frame_ref(s.source, &f) < 0) return false;
+  s.source->width = coded_width;
+  s.source->height = coded_height;
+  s.target->format = AV_PIX_FMT_BGR24;
+  s.target->width = coded_width;
+  s.target->height = coded_height;
+  s.target->buf[0] = av_buffer_create(into.data, row_bytes * static_cast<std::size_t>(f.height), keep_buffer, nullptr, 0);
+  s.target->data[0] = into.data;
+  s.target->linesize[0] = static_cast<int>(row_bytes);
+  bool converted = s.target->buf[0] && sws_frame_start(s.sws, s.target, s.source) >= 0;
+  if (converted) {
+    converted = sws_send_slice(s.sws, 0, static_cast<unsigned>(coded_height)) >= 0 &&
+                sws_receive_slice(s.sws, 0, static_cast<unsigned>(f.height)) >= 0;
+    sws_frame_end(s.sws);
+  }
+  av_frame_unref(s.target);
+  av_frame_unref(s.source);
+  return converted;
 }
 
 std::int64_t AvDecoder::pts_us() const {

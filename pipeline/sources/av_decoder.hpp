@@ -8,7 +8,8 @@
 // - the stream: the file's first video stream; its decoder runs on one thread per core (unless
 //   told another count);
 // - BGR24 by swscale, SWS_BICUBIC, over the decoder's coded size (1920x1088 for 1080p H.264),
-//   of which the shown size is kept;
+//   of which the shown size is kept (converted straight into the caller's frame, coded rows below
+//   the shown ones left out, where swscale's bytes are known to be the same: 8-bit 4:2:0);
 // - a stream with a display matrix is turned by 90, 180 or 270 degrees, and its size is the turned
 //   one. The way FFmpeg turns it (ffmpeg's autorotate, players) and OpenCV after 4.6 do: OpenCV 4.6
 //   reads the matrix's angle with the wrong sign and turns a 90 degree video the other way;
@@ -71,6 +72,7 @@ class AvDecoder {
   int next_packet();     // into state_->packet: a packet read ahead, else the file's next; av_read_frame's result
   int receive_status();  // avcodec_receive_frame into state_->frame, leaving out the first frame's duplicate
   bool first_frame_alone();
+  bool convert_into(int coded_width, int coded_height, cv::Mat& into);  // retrieve()'s, where it can
   std::unique_ptr<State> state_;
 };
 

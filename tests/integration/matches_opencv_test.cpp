@@ -4,6 +4,7 @@
 #include <opencv2/imgproc.hpp>
 
 #include <cctype>
+#include <filesystem>
 #include <string>
 #include <utility>
 #include <vector>
@@ -112,11 +113,44 @@ INSTANTIATE_TEST_SUITE_P(Codecs, DecodesAsOpenCv,
                                            std::vector<std::string>{"-c:v", "libx264", "h264.ts"}),
                          [](const auto& test) { return test_name_of(test.param.back()); });
 
+using FileDecode = DecodeTest;
+
+// Where swscale's bytes are known to be the same (8-bit 4:2:0, a width that is a multiple of 8, no
+// turn), the frames are converted straight into the slots, the coded rows below the shown ones
+// left out (320x180 H.264 is coded 320x192); elsewhere at the coded size and copied. Each comes out
+// as OpenCV decodes it.
+TEST_F(FileDecode, ConvertsStraightIntoTheSlotsOnlyWhereTheBytesAreTheSame) {
+  struct Case {
+    std::string size;
+    std::vector<std::string> encode;
+    bool straight;
+  };
+  for (const Case& c : std::vector<Case>{
+           {"320x180", {"-c:v", "libx264", "h264-320x180.mp4"}, true},
+           {"320x180", {"-c:v", "mjpeg", "-pix_fmt", "yuvj420p", "mjpeg-420.avi"}, true},
+           {"318x178", {"-c:v", "libx264", "h264-318x178.mp4"}, false},
+           {"324x180", {"-c:v", "libx264", "h264-324x180.mp4"}, false},
+           {"320x180", {"-c:v", "libx264", "-pix_fmt", "yuv422p", "h264-422.mkv"}, false}}) {
+    const std::string& name = c.encode.back();
+    SCOPED_TRACE(name);
+    const std::string clip = path(name);
+    ASSERT_NO_FATAL_FAILURE(encode_pattern(c.size, 12, {c.encode.begin(), c.encode.end() - 1}, clip));
+    const std::vector<cv::Mat> expected = read_video(clip);
+    ASSERT_EQ(expected.size(), 12u);
+    std::filesystem::remove_all(path("out"));
+
+    const RunResult r = decode(clip, "debug");
+
+    ASSERT_EQ(r.exit_code, 0) << describe(r);
+    EXPECT_EQ(r.err.find("converted to BGR straight into the slots") != std::string::npos, c.straight) << r.err;
+    EXPECT_EQ(r.err.find("converted to BGR at the coded size") != std::string::npos, !c.straight) << r.err;
+    EXPECT_EQ(compare_frames(expected, read_images(path("out"))), "");
+  }
+}
+
 // FFmpeg's stream analysis, which decodes the first frames (OpenCV always runs it), is left out
 // only where the container's header gives the size, rate and frame count: MP4 and AVI do, MPEG-TS
 // and Matroska do not. DecodesAsOpenCv shows that the frames are the same either way.
-using FileDecode = DecodeTest;
-
 TEST_F(FileDecode, RunsFFmpegsStreamAnalysisOnlyWhereTheHeaderDoesNotTellAll) {
   for (const auto& [name, analysed] : std::vector<std::pair<std::string, bool>>{
            {"clip.mp4", false}, {"clip.avi", false}, {"clip.ts", true}, {"clip.mkv", true}}) {
