@@ -359,16 +359,19 @@ void keep_buffer(void*, std::uint8_t*) {}  // the caller's frame: not swscale's 
 
 // The conversion of retrieve(), its shown rows written straight into `into` instead of a frame of
 // the coded size copied from (at 1080p: 0.9 ms a frame instead of 1.5). Only where the bytes are
-// known to be the same: 8-bit 4:2:0, which swscale converts row by row (its SIMD code 8 pixels at a
-// time: a row of a width that is not a multiple of 8 would keep its last pixels unconverted in a
-// frame with no padding after its rows), into a frame of the shown size with rows of exactly its
-// width. The coded rows below the shown ones (1080p H.264: 1088) are converted and not kept.
+// known to be the same and swscale keeps within the frame: 8-bit 4:2:0, which it converts row by
+// row, at a width that is a multiple of 16, into a frame of the shown size with rows of exactly its
+// width. Its SSSE3 code writes 16 pixels at a time: at a width that is a multiple of 8 only, each
+// row's last store runs 8 pixels (24 bytes) past the row, past the frame at the last row (into the
+// next slot's buffer, or off the segment; VP9, HEVC and MJPEG have such widths: 360x640); at
+// other widths it leaves the row's last pixels unconverted. The coded rows below the shown ones
+// (1080p H.264: 1088) are converted and not kept.
 bool AvDecoder::convert_into(int coded_width, int coded_height, cv::Mat& into) {
   State& s = *state_;
   const AVFrame& f = *s.frame;
   const bool planar_420 = f.format == AV_PIX_FMT_YUV420P || f.format == AV_PIX_FMT_YUVJ420P;
   const auto row_bytes = static_cast<std::size_t>(f.width) * 3;
-  if (!planar_420 || f.width % 8 != 0 || coded_width != f.width || into.rows != f.height || into.cols != f.width ||
+  if (!planar_420 || f.width % 16 != 0 || coded_width != f.width || into.rows != f.height || into.cols != f.width ||
       into.type() != CV_8UC3 || into.step[0] != row_bytes || reinterpret_cast<std::uintptr_t>(into.data) % 32 != 0)
     return false;
   // Output rows asked for are a multiple of this, but for the frame's last.
@@ -384,12 +387,10 @@ bool AvDecoder::convert_into(int coded_width, int coded_height, cv::Mat& into) {
   s.target->buf[0] = av_buffer_create(into.data, row_bytes * static_cast<std::size_t>(f.height), keep_buffer, nullptr, 0);
   s.target->data[0] = into.data;
   s.target->linesize[0] = static_cast<int>(row_bytes);
-  bool converted = s.target->buf[0] && sws_frame_start(s.sws, s.target, s.source) >= 0;
-  if (converted) {
-    converted = sws_send_slice(s.sws, 0, static_cast<unsigned>(coded_height)) >= 0 &&
-                sws_receive_slice(s.sws, 0, static_cast<unsigned>(f.height)) >= 0;
-    sws_frame_end(s.sws);
-  }
+  const bool converted = s.target->buf[0] && sws_frame_start(s.sws, s.target, s.source) >= 0 &&
+                         sws_send_slice(s.sws, 0, static_cast<unsigned>(coded_height)) >= 0 &&
+                         sws_receive_slice(s.sws, 0, static_cast<unsigned>(f.height)) >= 0;
+  sws_frame_end(s.sws);  // also after a failed start: it lets go of what the start took
   av_frame_unref(s.target);
   av_frame_unref(s.source);
   return converted;

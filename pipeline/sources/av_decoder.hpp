@@ -9,7 +9,8 @@
 //   told another count);
 // - BGR24 by swscale, SWS_BICUBIC, over the decoder's coded size (1920x1088 for 1080p H.264),
 //   of which the shown size is kept (converted straight into the caller's frame, coded rows below
-//   the shown ones left out, where swscale's bytes are known to be the same: 8-bit 4:2:0);
+//   the shown ones left out, where swscale's bytes are known to be the same and to stay within
+//   the frame: 8-bit 4:2:0 at a width that is a multiple of 16);
 // - a stream with a display matrix is turned by 90, 180 or 270 degrees, and its size is the turned
 //   one. The way FFmpeg turns it (ffmpeg's autorotate, players) and OpenCV after 4.6 do: OpenCV 4.6
 //   reads the matrix's angle with the wrong sign and turns a 90 degree video the other way;

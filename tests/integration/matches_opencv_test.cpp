@@ -115,10 +115,12 @@ INSTANTIATE_TEST_SUITE_P(Codecs, DecodesAsOpenCv,
 
 using FileDecode = DecodeTest;
 
-// Where swscale's bytes are known to be the same (8-bit 4:2:0, a width that is a multiple of 8, no
-// turn), the frames are converted straight into the slots, the coded rows below the shown ones
-// left out (320x180 H.264 is coded 320x192); elsewhere at the coded size and copied. Each comes out
-// as OpenCV decodes it.
+// Where swscale's bytes are known to be the same and within the frame (8-bit 4:2:0, a width that
+// is a multiple of 16, no turn), the frames are converted straight into the slots, the coded rows
+// below the shown ones left out (320x180 H.264 is coded 320x192); elsewhere at the coded size and
+// copied. 360x512 MJPEG (coded at its size; 360 is a multiple of 8, not 16): straight, swscale
+// would write 24 bytes past each frame, and a frame fills its slot to the page (135 pages): into
+// the next slot, or off the segment. Each comes out as OpenCV decodes it.
 TEST_F(FileDecode, ConvertsStraightIntoTheSlotsOnlyWhereTheBytesAreTheSame) {
   struct Case {
     std::string size;
@@ -130,6 +132,7 @@ TEST_F(FileDecode, ConvertsStraightIntoTheSlotsOnlyWhereTheBytesAreTheSame) {
            {"320x180", {"-c:v", "mjpeg", "-pix_fmt", "yuvj420p", "mjpeg-420.avi"}, true},
            {"318x178", {"-c:v", "libx264", "h264-318x178.mp4"}, false},
            {"324x180", {"-c:v", "libx264", "h264-324x180.mp4"}, false},
+           {"360x512", {"-c:v", "mjpeg", "-pix_fmt", "yuvj420p", "mjpeg-360x512.avi"}, false},
            {"320x180", {"-c:v", "libx264", "-pix_fmt", "yuv422p", "h264-422.mkv"}, false}}) {
     const std::string& name = c.encode.back();
     SCOPED_TRACE(name);
