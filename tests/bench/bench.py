@@ -37,6 +37,7 @@ import platform
 import re
 import shlex
 import shutil
+import signal
 import statistics
 import subprocess
 import sys
@@ -371,7 +372,10 @@ def measure(argv, frames, timeout=900, memory=False, sample=True, cwd=None):
     err_reader.join()
     proc.returncode = os.waitstatus_to_exitcode(status)
     if proc.returncode != 0:
-        raise RunFailed(f"{' '.join(argv)} exited {proc.returncode}: {''.join(err_chunks)[-2000:]}", "".join(err_chunks))
+        err = "".join(err_chunks)
+        how = (f"exited {proc.returncode}" if proc.returncode > 0
+               else f"was killed by {signal.Signals(-proc.returncode).name}")
+        raise RunFailed(f"{' '.join(argv)} {how}: {err[-2000:] if err.strip() else 'nothing on stderr'}", err)
     return {"wall": wall, "cpu": usage.ru_utime + usage.ru_stime, "pss": peak[0] / 1024.0,
             "stdout": "".join(out_chunks), "stderr": "".join(err_chunks), "fps": frames / wall,
             "worker_private_mb": workers_peak[0] / 1024.0, "segment_mb": segment[0] / 1024.0}
@@ -401,7 +405,8 @@ class Row:
     """One way of running a chain: a command (and optionally another that times it once running,
     GStreamer's probe); its runs, then its medians. A row that may fail (a peer's, outside --smoke)
     and fails, or reads the wrong number of frames, is not run again and is reported as failed,
-    with why; any other row's failure (cvpipe's, the baseline's) ends the benchmark."""
+    with why, and with the medians of the runs it had passed before, if any; any other row's
+    failure (cvpipe's, the baseline's) ends the benchmark."""
 
     def __init__(self, name, argv, check=None, steady_argv=None, copies=1, cwd=None, may_fail=False):
         self.name, self.argv, self.check, self.steady_argv, self.cwd = name, argv, check, steady_argv, cwd
@@ -422,12 +427,14 @@ class Row:
             if not self.may_fail:
                 raise RowFailed(self.name, e) from e
             self.failed = failure_reason(e)
+            if self.runs:  # the runs before stand, measured as any other's
+                self.failed = f"in round {len(self.runs) + 1} (the figures: the {len(self.runs)} before): {self.failed}"
             log(f"  {self.name}: failed in round {len(self.runs) + 1}: {e}")
             return
         self.runs.append(r)
 
     def medians(self, frames):
-        if self.failed:
+        if self.failed and not self.runs:
             nan = float("nan")
             return {"row": self.name, "fps": nan, "steady_fps": nan, "cpu_ms_per_frame": nan, "peak_pss_mb": nan,
                     "runs": [], "failed": self.failed}
@@ -437,8 +444,11 @@ class Row:
         steadies = [r["steady_fps"] for r in self.runs if r["steady_fps"]]
         steady = statistics.median(steadies) if len(steadies) == len(self.runs) else float("nan")
         log(f"  {self.name}: {fps:.1f} fps ({steady:.1f} once running), {cpu * 1000:.2f} ms CPU/frame, {pss:.0f} MB")
-        return {"row": self.name, "fps": fps, "steady_fps": steady, "cpu_ms_per_frame": cpu * 1000,
-                "peak_pss_mb": pss, "runs": self.runs}
+        medians = {"row": self.name, "fps": fps, "steady_fps": steady, "cpu_ms_per_frame": cpu * 1000,
+                   "peak_pss_mb": pss, "runs": self.runs}
+        if self.failed:
+            medians["failed"] = self.failed
+        return medians
 
 
 def run_rows(rows, frames, runs):
