@@ -3,6 +3,7 @@
 #include <opencv2/core.hpp>
 
 #include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <cstdint>
 #include <cstdlib>
@@ -106,7 +107,6 @@ struct AvDecoder::State {
   AVFrame* bgr = nullptr;  // the conversion's output, at the decoder's coded size
   AVFrame* source = nullptr;  // `frame` at its coded size, for a conversion straight into the caller's frame
   AVFrame* target = nullptr;  // the caller's frame, as swscale's output
-  bool told_conversion = false;  // the debug log said which way the first frame was converted
 
   ~State() {
     for (AVPacket* p : ahead) av_packet_free(&p);
@@ -327,8 +327,10 @@ bool AvDecoder::retrieve(cv::Mat& into) {
                                coded_width, coded_height, AV_PIX_FMT_BGR24, SWS_BICUBIC, nullptr, nullptr, nullptr);
   if (!s.sws) return false;
   const bool straight = s.rotation == 0 && convert_into(coded_width, coded_height, into);
-  if (!s.told_conversion) {
-    s.told_conversion = true;
+  // Told once a process (one file source, whose passes convert alike), of a frame going into the
+  // caller's frame: not of one decoded at open to learn the size, into a frame of its own.
+  static std::atomic<bool> told_conversion{false};
+  if ((straight || !into.empty()) && !told_conversion.exchange(true)) {
     get_logger("source")->debug("frames converted to BGR {}", straight ? "straight into the slots"
                                                                          : "at the coded size, then copied");
   }
