@@ -309,6 +309,14 @@ class RowFailed(RuntimeError):
         self.detail = str(cause)
 
 
+def signal_name(number):
+    """SIGSEGV for 11; "signal 40" for a number the signal module has no name for (real-time ones)."""
+    try:
+        return signal.Signals(number).name
+    except ValueError:
+        return f"signal {number}"
+
+
 def measure(argv, frames, timeout=900, memory=False, sample=True, cwd=None):
     """Runs argv; returns dict(wall, cpu, pss, stdout, stderr, fps, and with memory=True
     worker_private_mb and segment_mb). The memory sampler wakes every 0.1 s and takes ~1 ms of
@@ -373,8 +381,7 @@ def measure(argv, frames, timeout=900, memory=False, sample=True, cwd=None):
     proc.returncode = os.waitstatus_to_exitcode(status)
     if proc.returncode != 0:
         err = "".join(err_chunks)
-        how = (f"exited {proc.returncode}" if proc.returncode > 0
-               else f"was killed by {signal.Signals(-proc.returncode).name}")
+        how = f"exited {proc.returncode}" if proc.returncode > 0 else f"was killed by {signal_name(-proc.returncode)}"
         raise RunFailed(f"{' '.join(argv)} {how}: {err[-2000:] if err.strip() else 'nothing on stderr'}", err)
     return {"wall": wall, "cpu": usage.ru_utime + usage.ru_stime, "pss": peak[0] / 1024.0,
             "stdout": "".join(out_chunks), "stderr": "".join(err_chunks), "fps": frames / wall,
