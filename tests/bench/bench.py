@@ -319,9 +319,9 @@ def signal_name(number):
 
 def measure(argv, frames, timeout=900, memory=False, sample=True, cwd=None):
     """Runs argv; returns dict(wall, cpu, pss, stdout, stderr, fps, and with memory=True
-    worker_private_mb and segment_mb). The memory sampler wakes every 0.1 s and takes ~1 ms of
-    CPU a time; it shares the machine, so runs that time single hops go without it (sample=False,
-    pss 0). Nothing else here wakes while argv runs: a thread blocks in wait4."""
+    worker_private_mb and segment_mb). The memory sampler wakes every 0.1 s; it shares the
+    machine and slows what it samples (Row.sample_memory), so timed runs go without it
+    (sample=False, pss 0). Nothing else here wakes while argv runs: a thread blocks in wait4."""
     peak = [0]
     workers_peak, segment = [0], [0]
     start = time.monotonic()
@@ -420,25 +420,44 @@ class Row:
         self.copies = copies  # how many times the command reads the clip (side_by_side.py)
         self.may_fail, self.failed = may_fail, None
         self.runs = []
+        self.pss = float("nan")  # peak PSS in MB, from sample_memory
 
     def run_once(self, frames):
-        if self.failed:
-            return
-        try:
+        """A timed run, with nothing sampling its memory (see sample_memory)."""
+        def timed():
+            r = measure(self.argv, frames * self.copies, cwd=self.cwd, sample=False)
+            if self.check:
+                self.check(r)
+            r["steady_fps"] = steady_fps_of(measure(self.steady_argv, frames, sample=False)["stdout"]
+                                            if self.steady_argv else r["stdout"])
+            self.runs.append(r)
+        self._attempt(timed, f"round {len(self.runs) + 1}")
+
+    def sample_memory(self, frames):
+        """One run more, after the timed ones, for the peak PSS alone. The sampler's reads of
+        /proc/PID/smaps_rollup slow the run they sample: on this 2-core VM a 1080p light run on 2
+        workers took 3% longer sampled (2.83 against 2.74 s, 6 interleaved runs), as the reads
+        compete for the cores and for the process's memory map with its page faults, where a run
+        on one core does not notice them. So no timed run is sampled."""
+        def sampled():
             r = measure(self.argv, frames * self.copies, cwd=self.cwd)
             if self.check:
                 self.check(r)
-            r["steady_fps"] = steady_fps_of(measure(self.steady_argv, frames)["stdout"] if self.steady_argv
-                                            else r["stdout"])
+            self.pss = r["pss"]
+        self._attempt(sampled, "its memory's run")
+
+    def _attempt(self, run, what):
+        if self.failed:
+            return
+        try:
+            run()
         except RuntimeError as e:
             if not self.may_fail:
                 raise RowFailed(self.name, e) from e
             self.failed = failure_reason(e)
             if self.runs:  # the runs before stand, measured as any other's
-                self.failed = f"in round {len(self.runs) + 1} (the figures: the {len(self.runs)} before): {self.failed}"
-            log(f"  {self.name}: failed in round {len(self.runs) + 1}: {e}")
-            return
-        self.runs.append(r)
+                self.failed = f"in {what} (the figures: the {len(self.runs)} timed runs before): {self.failed}"
+            log(f"  {self.name}: failed in {what}: {e}")
 
     def medians(self, frames):
         if self.failed and not self.runs:
@@ -447,7 +466,7 @@ class Row:
                     "runs": [], "failed": self.failed}
         fps = statistics.median(r["fps"] for r in self.runs)
         cpu = statistics.median(r["cpu"] for r in self.runs) / (frames * self.copies)
-        pss = max(r["pss"] for r in self.runs)
+        pss = self.pss
         steadies = [r["steady_fps"] for r in self.runs if r["steady_fps"]]
         steady = statistics.median(steadies) if len(steadies) == len(self.runs) else float("nan")
         log(f"  {self.name}: {fps:.1f} fps ({steady:.1f} once running), {cpu * 1000:.2f} ms CPU/frame, {pss:.0f} MB")
@@ -460,11 +479,15 @@ class Row:
 
 def run_rows(rows, frames, runs):
     """Runs every row `runs` times, round by round (row 1, row 2, ..., then again), so that a slow
-    spell of this shared machine falls on all rows alike rather than on one; returns the medians."""
+    spell of this shared machine falls on all rows alike rather than on one, then once more each
+    for its memory; returns the medians."""
     for round_ in range(runs):
         log(f"  round {round_ + 1} of {runs}")
         for row in rows:
             row.run_once(frames)
+    log("  memory")
+    for row in rows:
+        row.sample_memory(frames)
     return [row.medians(frames) for row in rows]
 
 
