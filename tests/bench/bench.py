@@ -526,7 +526,8 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--cvpipe", default=os.path.join(ROOT, "build", "cvpipe"))
     ap.add_argument("--out", default=os.path.join(ROOT, "build", "bench"))
-    ap.add_argument("--runs", type=positive, default=3)
+    ap.add_argument("--runs", type=positive, default=5,
+                    help="timed runs of each row, round by round (default 5): the median is what it reports")
     ap.add_argument("--sizes", type=size_list, default="640x480:600,1920x1080:240", help="WxH:frames,...")
     ap.add_argument("--chains", type=chain_list, default="light,heavy", help=f"from: {', '.join(CHAINS)}")
     ap.add_argument("--clips", default="",
