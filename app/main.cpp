@@ -18,8 +18,10 @@
 #include "pipeline/core/errors.hpp"
 #include "pipeline/ops/op_registry.hpp"
 #include "pipeline/runtime/daemon.hpp"
-#include "pipeline/runtime/http_server.hpp"
-#include "pipeline/runtime/logging.hpp"
+#include "pipeline/runtime/http_endpoint.hpp"
+#include "pipeline/runtime/module_loader.hpp"
+#include "pipeline/runtime/pipeline_loader.hpp"
+#include "pipeline/core/logging.hpp"
 #include "pipeline/runtime/segment.hpp"
 #include "pipeline/runtime/worker.hpp"
 
@@ -143,7 +145,7 @@ int run_or_validate(const Command& cmd) {
                                                     [](const PipelineConfig& c) { init_logging(c.log_level); });
   // Its module loads now, as the source's and the sink's did with the config: a missing one is an
   // error before anything runs, for validate too.
-  if (!config.http.listen.empty()) HttpServer::load();
+  if (!config.http.listen.empty()) HttpEndpoint::load();
   if (cmd.verb == "validate") {
     // As a run does before it writes anything, while its workers start: the first frame decodes.
     // (A live source has read one to open.)
@@ -191,6 +193,7 @@ int main(int argc, char** argv) {
   // takes these signals (with sigtimedwait).
   block_daemon_signals();
   init_logging("info");
+  install_module_loader();
   quiet_library_logs();
 
   if (argc >= 2 && (std::strcmp(argv[1], "--help") == 0 || std::strcmp(argv[1], "-h") == 0 ||

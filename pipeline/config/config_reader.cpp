@@ -117,15 +117,6 @@ class DocumentStarts final : public YAML::EventHandler {
   void OnMapEnd() override {}
 };
 
-std::string join(std::initializer_list<std::string_view> words, std::string_view sep) {
-  std::string out;
-  for (auto w : words) {
-    if (!out.empty()) out += sep;
-    out += w;
-  }
-  return out;
-}
-
 }  // namespace
 
 std::string position_text(const YAML::Mark& mark) {
@@ -509,9 +500,12 @@ std::string ConfigReader::path_value(std::string_view key, std::string fallback)
     document(key, "path", fallback, "relative to the config file", false);
     return fallback;
   }
-  const std::string p = string_value(key, "a path").value_or(fallback);
-  if (p.empty() || p[0] == '/' || diag_->base_dir().empty()) return p;
-  return (std::filesystem::path(diag_->base_dir()) / p).lexically_normal().string();
+  return resolve_path(string_value(key, "a path").value_or(fallback));
+}
+
+std::string ConfigReader::resolve_path(const std::string& given) const {
+  if (given.empty() || given[0] == '/' || diag_->base_dir().empty()) return given;
+  return (std::filesystem::path(diag_->base_dir()) / given).lexically_normal().string();
 }
 
 std::string ConfigReader::required_string(std::string_view key) {

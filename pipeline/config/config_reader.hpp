@@ -148,6 +148,8 @@ class ConfigReader {
   std::pair<int, int> integer_pair(std::string_view key, std::pair<int, int> fallback, int min, int max);
   // A file path: absolute, or relative to the document's base dir (ConfigDiagnostics::base_dir).
   std::string path_value(std::string_view key, std::string fallback);
+  // `given` as path_value() reads it: unchanged if absolute or empty, else relative to the base dir.
+  std::string resolve_path(const std::string& given) const;
   // One of a fixed set of words.
   std::string choice(std::string_view key, std::string fallback,
                      std::initializer_list<std::string_view> choices);
@@ -211,5 +213,15 @@ std::string position_text(const YAML::Mark& mark);
 std::size_t edit_distance(std::string_view a, std::string_view b);
 // The closest candidate within a small distance, or empty.
 std::string closest_match(std::string_view word, const std::vector<std::string>& candidates);
+// `words` joined with `sep`: "a, b, c".
+template <class Words>
+std::string join(const Words& words, std::string_view sep) {
+  std::string out;
+  for (const auto& w : words) {
+    if (!out.empty()) out += sep;
+    out += w;
+  }
+  return out;
+}
 
 }  // namespace cvpipe

@@ -13,9 +13,7 @@
 #include <optional>
 #include <sstream>
 
-#include "pipeline/core/errors.hpp"
-#include "pipeline/ops/op_registry.hpp"
-#include "pipeline/runtime/io_module.hpp"
+#include "pipeline/config/catalog.hpp"
 
 namespace cvpipe {
 
@@ -38,15 +36,6 @@ DropPolicy read_drop_policy(ConfigReader& r, bool live) {
 // per character, and a name of 50,000 characters overflowed the stack.)
 bool is_stage_name_char(char c) {
   return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '-';
-}
-
-std::string join(const std::vector<std::string>& words, std::string_view sep) {
-  std::string out;
-  for (const auto& w : words) {
-    if (!out.empty()) out += sep;
-    out += w;
-  }
-  return out;
 }
 
 // The document, or undefined when it is not YAML. A second document is an error, not ignored.
@@ -207,12 +196,12 @@ std::vector<OpEntry> read_ops(ConfigReader& stage, std::size_t& parsed) {
       all_parsed = false;
       continue;
     }
-    const OpInfo* info = OpRegistry::instance().find(name);
+    std::vector<std::string> known;
+    const OpInfo* info = find_type(OpRegistry::instance(), "op", name, known);
     if (!info) {
       std::string message = "unknown op \"" + name + "\"";
-      if (auto near = closest_match(name, OpRegistry::instance().names()); !near.empty())
-        message += " (did you mean \"" + near + "\"?)";
-      message += "; known ops: " + join(OpRegistry::instance().names(), ", ");
+      if (auto near = closest_match(name, known); !near.empty()) message += " (did you mean \"" + near + "\"?)";
+      message += "; known ops: " + join(known, ", ");
       item.fail("op", message);
       all_parsed = false;
       continue;
@@ -231,35 +220,20 @@ std::vector<OpEntry> read_ops(ConfigReader& stage, std::size_t& parsed) {
 }
 
 template <class Info>
-const Info* read_type(ConfigReader& r, const NamedRegistry<Info>& registry, ModuleEntry entry,
-                      std::string_view what) {
+const Info* read_type(ConfigReader& r, const NamedRegistry<Info>& registry, std::string_view kind) {
   const std::string type = r.required_string("type");
   if (type.empty()) return nullptr;
-  const Info* info = registry.find(type);
+  std::vector<std::string> known;
+  const Info* info = find_type(registry, kind, type, known);
   if (!info) {
-    // Not linked in: loaded with its module, if one holds it.
-    load_module_for(entry, type);
-    info = registry.find(type);
-  }
-  if (!info) {
-    load_all_modules();  // for the list of every known type
-    std::string message = "unknown " + std::string(what) + " type \"" + type + "\"";
-    if (auto near = closest_match(type, registry.names()); !near.empty()) message += " (did you mean \"" + near + "\"?)";
-    r.fail("type", message + "; known types: " + join(registry.names(), ", "));
+    std::string message = "unknown " + std::string(kind) + " type \"" + type + "\"";
+    if (auto near = closest_match(type, known); !near.empty()) message += " (did you mean \"" + near + "\"?)";
+    r.fail("type", message + "; known types: " + join(known, ", "));
   }
   return info;
 }
 
-// Which parts of a document parsed without errors: the op chain can be checked through them when
-// others did not.
-struct ParseState {
-  bool source_ok = false;
-  std::vector<std::size_t> stage_ops_parsed;  // by stage: how many of its ops, from the first, parsed
-  bool sink_ok = false;
-};
-
-PipelineConfig parse_document(YAML::Node root, ConfigDiagnostics& diag, const std::string& base_dir,
-                              ParseState& state) {
+PipelineConfig parse_document(YAML::Node root, ConfigDiagnostics& diag, ParseState& state) {
   PipelineConfig config;
   config.file = diag.file();
   if (!root.IsDefined() || root.IsNull()) {
@@ -267,13 +241,12 @@ PipelineConfig parse_document(YAML::Node root, ConfigDiagnostics& diag, const st
     return config;
   }
   ConfigReader top(root, "", diag);
-  const LoadContext ctx{base_dir};
 
   const std::size_t errors_before_source = diag.count();
   ConfigReader source = top.map("source");
   if (!top.has("source")) top.fail("source", "missing required key (the input: type file, camera, url or synthetic)");
-  if (const SourceInfo* info = top.has("source") ? read_type(source, SourceRegistry::instance(), ModuleEntry::kSource, "source") : nullptr)
-    config.source = info->parse(source, ctx);
+  if (const SourceInfo* info = top.has("source") ? read_type(source, SourceRegistry::instance(), "source") : nullptr)
+    config.source = info->parse(source);
   config.capture_drop_policy = read_drop_policy(source, config.source.live);
   if (config.source.type.empty()) source.ignore_rest();
   source.finish();
@@ -333,8 +306,8 @@ PipelineConfig parse_document(YAML::Node root, ConfigDiagnostics& diag, const st
   const std::size_t errors_before_sink = diag.count();
   ConfigReader sink = top.map("sink");
   if (!top.has("sink")) top.fail("sink", "missing required key (the output: type video, images or null)");
-  if (const SinkInfo* info = top.has("sink") ? read_type(sink, SinkRegistry::instance(), ModuleEntry::kSink, "sink") : nullptr)
-    config.sink = info->parse(sink, ctx);
+  if (const SinkInfo* info = top.has("sink") ? read_type(sink, SinkRegistry::instance(), "sink") : nullptr)
+    config.sink = info->parse(sink);
   config.sink_mark = sink.mark();
   if (config.sink.type.empty()) sink.ignore_rest();
   sink.finish();
@@ -349,7 +322,7 @@ PipelineConfig parse_document(YAML::Node root, ConfigDiagnostics& diag, const st
     else if (value.IsSequence() && value.size() == 1 && value[0].IsNull()) path = "-";
     else if (!results.has("path")) results.fail("path", "missing required key (a file, or - for stdout)");
     else if (value.IsDefined()) results.fail("path", "expected a file path, or - for stdout");
-    config.results_path = path == "-" || path.empty() ? path : ctx.resolve(path);
+    config.results_path = path == "-" || path.empty() ? path : results.resolve_path(path);
     std::error_code ec;
     const auto canonical = [&](const std::string& p) { return std::filesystem::weakly_canonical(p, ec); };
     if (!path.empty() && path != "-") {
@@ -409,7 +382,9 @@ PipelineConfig parse_document(YAML::Node root, ConfigDiagnostics& diag, const st
   return config;
 }
 
-std::string read_file(const std::string& path, ConfigDiagnostics& diag) {
+}  // namespace
+
+std::string read_config_file(const std::string& path, ConfigDiagnostics& diag) {
   std::error_code ec;
   if (std::filesystem::is_directory(path, ec)) {
     diag.add(YAML::Mark::null_mark(), "", "is a directory, expected a YAML file");
@@ -425,8 +400,7 @@ std::string read_file(const std::string& path, ConfigDiagnostics& diag) {
   return text.str();
 }
 
-// Parses into `diag` (which names the file) without throwing; `state` says which parts parsed.
-PipelineConfig parse_text(const std::string& text, const std::string& base_dir, const std::vector<std::string>& overrides,
+PipelineConfig parse_config_into(const std::string& text, const std::string& base_dir, const std::vector<std::string>& overrides,
                           ConfigDiagnostics& diag, ParseState& state) {
   diag.set_base_dir(base_dir);
   YAML::Node root = load_yaml(text, diag);
@@ -436,149 +410,27 @@ PipelineConfig parse_text(const std::string& text, const std::string& base_dir, 
     for (const auto& o : overrides) apply_override(root, o, diag);
   }
   PipelineConfig config;
-  if (root.IsDefined()) config = parse_document(root, diag, base_dir, state);
+  if (root.IsDefined()) config = parse_document(root, diag, state);
   return config;
 }
-
-// Computes each stage's input and output format from `format` on, op by op through the stages,
-// for the first `ops` ops of the chain, and checks the sink takes the last format if `check_sink`
-// (then `ops` must be all of them). The first op that cannot take its input is an error, and the
-// check stops there: the formats after it would be guesses. Returns whether everything checked
-// fits; `largest` and `second_buffer` are what the slots need.
-bool check_chain(PipelineConfig& config, FrameFormat format, std::size_t ops, bool check_sink,
-                 ConfigDiagnostics& diag, std::size_t& largest, bool& second_buffer) {
-  largest = format.bytes();
-  second_buffer = false;
-  std::size_t followed = 0;
-  for (StageConfig& stage : config.stages) {
-    stage.input = format;
-    for (const auto& op : stage.ops) {
-      if (followed++ == ops) return true;
-      const FormatResult r = op.spec.output_format(format);
-      if (!r.error.empty()) {
-        // Ops say what they expect and the format they got; one that does not name it is told.
-        const bool names_format = r.error.find(format.describe()) != std::string::npos;
-        diag.add_about_object(op.mark, op.path, "op",
-                              names_format ? r.error : op.spec.name + " cannot take " + format.describe() + ": " + r.error);
-        return false;
-      }
-      format = r.format;
-      largest = std::max(largest, format.bytes());
-      second_buffer = second_buffer || !op.spec.in_place;
-    }
-    stage.output = format;
-  }
-  config.output_format = format;
-  if (check_sink) {
-    if (const std::string why = config.sink.check_format(format); !why.empty()) {
-      diag.add_about_object(config.sink_mark, "sink", "type", config.sink.type + " " + why);
-      return false;
-    }
-  }
-  return true;
-}
-
-// The document has errors: follows the chain op by op, across stages, up to the first op whose own
-// parameters did not parse (and to the sink, if every op and the sink parsed), from the source if
-// its section parsed and it opens; else there is nothing to start from.
-void check_chain_despite_errors(PipelineConfig& config, const ParseState& state, ConfigDiagnostics& diag) {
-  if (!state.source_ok || config.stages.size() != state.stage_ops_parsed.size()) return;
-  std::size_t ops = 0;
-  bool every_op = true;
-  for (std::size_t s = 0; s < config.stages.size() && every_op; ++s) {
-    ops += state.stage_ops_parsed[s];
-    // A stage with no ops (they are missing, or not a list) leaves the chain's meaning unknown too.
-    every_op = state.stage_ops_parsed[s] == config.stages[s].ops.size() && !config.stages[s].ops.empty();
-  }
-  if (ops == 0) return;
-  std::unique_ptr<Source> source;
-  try {
-    source = config.source.open();
-  } catch (const std::exception&) {
-    return;  // an input error (exit 66): reported once the config's own errors are fixed
-  }
-  std::size_t largest = 0;
-  bool second_buffer = false;
-  (void)check_chain(config, source->format(), ops, every_op && state.sink_ok, diag, largest, second_buffer);
-}
-
-// resolve(), its errors reported through `diag`: the document's, which knows the --set
-// overrides, so that an error at what a --set gave names it.
-std::unique_ptr<Source> resolve_into(PipelineConfig& config, ConfigDiagnostics& diag) {
-  std::unique_ptr<Source> source = config.source.open();
-  config.source_format = source->format();
-  config.fps = source->fps();
-  config.frame_count = source->frame_count();
-
-  std::size_t largest = 0;
-  bool second_buffer = false;
-  const bool chain_ok =
-      check_chain(config, config.source_format, std::numeric_limits<std::size_t>::max(), true, diag, largest,
-                  second_buffer);
-  // The segment must fit in memory with room to spare (it is memory, not disk).
-  const double segment = static_cast<double>(config.slots) * (second_buffer ? 2 : 1) * static_cast<double>(largest);
-  const double physical = static_cast<double>(sysconf(_SC_PHYS_PAGES)) * static_cast<double>(sysconf(_SC_PAGE_SIZE));
-  if (chain_ok && physical > 0 && segment > physical / 2) {
-    char text[200];
-    std::snprintf(text, sizeof text, "%d slots of %.1f MiB frames need %.1f GiB of shared memory, more than half of "
-                  "this machine's %.1f GiB; use fewer slots", config.slots, static_cast<double>(largest) / 1048576.0,
-                  segment / 1073741824.0, physical / 1073741824.0);
-    diag.add(config.slots_mark, "buffers.slots", text);
-  }
-  if (!diag.ok()) throw ConfigException(diag.sorted());
-  config.frame_bytes = largest;
-  config.buffers_per_slot = second_buffer ? 2 : 1;
-  return source;
-}
-
-}  // namespace
 
 PipelineConfig parse_config_text(const std::string& text, const std::string& file_name,
                                  const std::string& base_dir, const std::vector<std::string>& overrides) {
   ConfigDiagnostics diag(file_name);
   ParseState state;
-  PipelineConfig config = parse_text(text, base_dir, overrides, diag, state);
+  PipelineConfig config = parse_config_into(text, base_dir, overrides, diag, state);
   if (!diag.ok()) throw ConfigException(diag.sorted());
   return config;
 }
 
 PipelineConfig load_config(const std::string& path, const std::vector<std::string>& overrides) {
   ConfigDiagnostics diag(path);
-  const std::string text = read_file(path, diag);
+  const std::string text = read_config_file(path, diag);
   if (!diag.ok()) throw ConfigException(diag.sorted());
   return parse_config_text(text, path, config_base_dir(path), overrides);
 }
 
-std::unique_ptr<Source> parse_and_resolve(const std::string& text, const std::string& file_name,
-                                          const std::string& base_dir, const std::vector<std::string>& overrides,
-                                          PipelineConfig& config,
-                                          const std::function<void(const PipelineConfig&)>& parsed) {
-  ConfigDiagnostics diag(file_name);
-  ParseState state;
-  config = parse_text(text, base_dir, overrides, diag, state);
-  if (!diag.ok()) {
-    check_chain_despite_errors(config, state, diag);
-    throw ConfigException(diag.sorted());
-  }
-  if (parsed) parsed(config);
-  return resolve_into(config, diag);
-}
-
-std::unique_ptr<Source> load_and_resolve(const std::string& path, const std::vector<std::string>& overrides,
-                                         PipelineConfig& config,
-                                         const std::function<void(const PipelineConfig&)>& parsed) {
-  ConfigDiagnostics diag(path);
-  const std::string text = read_file(path, diag);
-  if (!diag.ok()) throw ConfigException(diag.sorted());
-  return parse_and_resolve(text, path, config_base_dir(path), overrides, config, parsed);
-}
-
 std::string config_base_dir(const std::string& file) { return std::filesystem::path(file).parent_path().string(); }
-
-std::unique_ptr<Source> resolve(PipelineConfig& config) {
-  ConfigDiagnostics diag(config.file);
-  return resolve_into(config, diag);
-}
 
 std::vector<OpEntry> parse_stage_ops(const std::string& resolved_yaml, std::size_t index, const std::string& base_dir) {
   ConfigDiagnostics diag("(worker config)");

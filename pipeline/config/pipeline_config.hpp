@@ -1,15 +1,10 @@
 #pragma once
-// PipelineConfig: the whole YAML document as plain structs, fully validated before anything
-// starts. `validate` and `run` go through exactly the same two steps (load_and_resolve()):
-//   1. load_config(): parse the file and the --set overrides; every error at once
-//      (ConfigException, exit 78);
-//   2. resolve(): open the source to learn its frame format, compute every op's output format,
-//      check the sink takes the last one, and size the shared-memory slots (a chain that does not
-//      fit is a ConfigException; a source that cannot be opened is an InputError, exit 66).
-// When step 1 finds errors, load_and_resolve() still follows the op chain, op by op across stages,
-// up to the first op whose parameters did not parse (from the source, if its section parsed and
-// it opens), so that a chain that does not fit is reported with the rest rather than on the next
-// try.
+// PipelineConfig: the whole YAML document as plain structs, every key checked, every error found
+// at once (ConfigException, exit 78): the file, then the --set overrides applied to it, then each
+// section, each op, the source and the sink through their types' parsers (the catalogue,
+// catalog.hpp). What needs the source opened (its frame format, the formats along the chain, the
+// slots) is the runtime's (pipeline/runtime/pipeline_loader.hpp), which fills in the fields marked
+// "set by resolve()" below.
 #include <yaml-cpp/yaml.h>
 
 #include <functional>
@@ -17,10 +12,9 @@
 #include <string>
 #include <vector>
 
+#include "pipeline/config/catalog.hpp"
 #include "pipeline/config/config_reader.hpp"
-#include "pipeline/ops/op.hpp"
-#include "pipeline/sinks/sink.hpp"
-#include "pipeline/sources/source.hpp"
+#include "pipeline/core/frame.hpp"
 
 namespace cvpipe {
 
@@ -94,27 +88,24 @@ struct PipelineConfig {
   int buffers_per_slot = 1;     // 2 when any op writes into a second buffer
 };
 
+// Which parts of a document parsed without errors: the runtime follows the op chain through them
+// when others did not, to report a chain that does not fit along with the rest.
+struct ParseState {
+  bool source_ok = false;
+  std::vector<std::size_t> stage_ops_parsed;  // by stage: how many of its ops, from the first, parsed
+  bool sink_ok = false;
+};
+
 // Parses `path` and applies `overrides` ("stages.edges.workers=3"). Throws ConfigException.
 PipelineConfig load_config(const std::string& path, const std::vector<std::string>& overrides);
 // The same from text (tests, workers). base_dir resolves relative paths.
 PipelineConfig parse_config_text(const std::string& text, const std::string& file_name,
                                  const std::string& base_dir, const std::vector<std::string>& overrides);
 
-// Step 2, see above. Returns the opened source so that `run` does not open it twice. It does not
-// know the --set overrides: load_and_resolve() does, and names them in its errors.
-std::unique_ptr<Source> resolve(PipelineConfig& config);
-
-// Steps 1 and 2 with every error at once, as above: what `run` and `validate` do. `parsed`, if
-// given, is called between the two (to set up logging before the source opens). Throws
-// ConfigException, or the source's InputError when the document itself has no error.
-std::unique_ptr<Source> load_and_resolve(const std::string& path, const std::vector<std::string>& overrides,
-                                         PipelineConfig& config,
-                                         const std::function<void(const PipelineConfig&)>& parsed = {});
-// The same from text (tests).
-std::unique_ptr<Source> parse_and_resolve(const std::string& text, const std::string& file_name,
-                                          const std::string& base_dir, const std::vector<std::string>& overrides,
-                                          PipelineConfig& config,
-                                          const std::function<void(const PipelineConfig&)>& parsed = {});
+// The steps of load_config(), each reporting into `diag` (which names the file) without throwing.
+std::string read_config_file(const std::string& path, ConfigDiagnostics& diag);
+PipelineConfig parse_config_into(const std::string& text, const std::string& base_dir,
+                                 const std::vector<std::string>& overrides, ConfigDiagnostics& diag, ParseState& state);
 
 // The op chain of stage `index` of a resolved document (what a worker process reads); relative
 // paths in it are relative to `base_dir` (the config file's folder). Throws ConfigException.

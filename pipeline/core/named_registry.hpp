@@ -1,7 +1,12 @@
 #pragma once
-// NamedRegistry<Info>: the table of self-registering entries (ops, sources, sinks), keyed by
-// Info::name. Entries are added during static initialisation only; after main() starts the
-// registry is read-only, so lookups from any thread are safe. Info needs `name` and `hidden`.
+// NamedRegistry<Info>: a table of self-registering entries keyed by Info::name, and
+// CVPIPE_REGISTER, the one way anything registers itself (op, source and sink types, the HTTP
+// endpoint). Entries are added during static initialisation: of the binary before main(), of a
+// module while dlopen() loads it, on the thread that loads it and before anything looks its types
+// up. Otherwise the registry is only read, so lookups from any thread are safe.
+//
+// Info needs `name`, `hidden` (test-only entries, left out of listings) and `file` (set from the
+// registering file's __FILE__: which folder, and so which module, holds the entry).
 #include <algorithm>
 #include <memory>
 #include <stdexcept>
@@ -19,8 +24,9 @@ class NamedRegistry {
     return registry;
   }
 
-  void add(Info info) {
+  void add(Info info, const char* file) {
     if (find(info.name)) throw std::logic_error("registered twice: " + info.name);
+    info.file = file;
     entries_.push_back(std::make_unique<Info>(std::move(info)));
   }
 
@@ -48,5 +54,19 @@ class NamedRegistry {
  private:
   std::vector<std::unique_ptr<Info>> entries_;
 };
+
+#define CVPIPE_REGISTER_CONCAT_INNER(a, b) a##b
+#define CVPIPE_REGISTER_CONCAT(a, b) CVPIPE_REGISTER_CONCAT_INNER(a, b)
+
+// Adds the Info that the expression after `id` makes to `Registry` (a NamedRegistry type) before
+// main() starts, or when the module that holds it loads. `id` names the variable that does it,
+// unique within the file. The per-kind macros (CVPIPE_REGISTER_OP, _SOURCE, _SINK,
+// _HTTP_ENDPOINT) are this with their Info filled in; the build reads their first two arguments,
+// the id and the quoted name, to know which module holds which type (pipeline/modules/).
+#define CVPIPE_REGISTER(Registry, id, ...)                                                            \
+  namespace {                                                                                         \
+  [[maybe_unused]] const bool CVPIPE_REGISTER_CONCAT(kRegistered, id) =                               \
+      (Registry::instance().add(__VA_ARGS__, __FILE__), true);                                        \
+  }
 
 }  // namespace cvpipe

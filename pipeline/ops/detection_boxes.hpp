@@ -7,7 +7,7 @@
 #include <tuple>
 #include <vector>
 
-#include "pipeline/ops/frame.hpp"
+#include "pipeline/core/frame.hpp"
 
 namespace cvpipe {
 

@@ -40,12 +40,11 @@
 #include <memory>
 #include <string>
 
+#include "pipeline/config/catalog.hpp"
+#include "pipeline/core/frame.hpp"
 #include "pipeline/core/status.hpp"
-#include "pipeline/ops/frame.hpp"
 
 namespace cvpipe {
-
-class ConfigReader;
 
 class Op {
  public:
@@ -53,23 +52,6 @@ class Op {
   virtual Status open() { return Status::ok(); }
   virtual Status process(const cv::Mat& in, cv::Mat& out, FrameMeta& meta) = 0;
   virtual void close() {}
-};
-
-// The output format of an op for a given input, or why the input does not fit.
-struct FormatResult {
-  FrameFormat format;
-  std::string error;  // empty on success, else e.g. "expects 1 or 3 channels, got 4"
-  static FormatResult ok(FrameFormat f) { return {f, {}}; }
-  static FormatResult fail(std::string why) { return {{}, std::move(why)}; }
-};
-
-// A parsed, validated op, ready to be instantiated in any process.
-struct OpSpec {
-  std::string name;
-  bool in_place = false;
-  bool ordered = false;  // keeps state between frames: its stage runs one worker, in capture order
-  std::function<FormatResult(const FrameFormat&)> output_format;
-  std::function<std::unique_ptr<Op>()> make;
 };
 
 }  // namespace cvpipe

@@ -21,16 +21,18 @@
 
 #include "pipeline/core/clock.hpp"
 #include "pipeline/core/errors.hpp"
+#include "pipeline/core/json.hpp"
 #include "pipeline/ops/op_chain.hpp"
 #include "pipeline/config/reload.hpp"
-#include "pipeline/runtime/http_server.hpp"
-#include "pipeline/runtime/logging.hpp"
-#include "pipeline/runtime/observability.hpp"
+#include "pipeline/runtime/http_endpoint.hpp"
+#include "pipeline/core/logging.hpp"
+#include "pipeline/runtime/metrics.hpp"
 #include "pipeline/runtime/reorder_buffer.hpp"
 #include "pipeline/runtime/run_stats.hpp"
 #include "pipeline/runtime/segment.hpp"
+#include "pipeline/runtime/sink.hpp"
 #include "pipeline/runtime/supervisor.hpp"
-#include "pipeline/sinks/results_writer.hpp"
+#include "pipeline/runtime/results_writer.hpp"
 
 namespace cvpipe {
 namespace {
@@ -69,40 +71,6 @@ std::string mib(std::size_t bytes) {
   std::snprintf(text, sizeof text, "%.1f MiB", static_cast<double>(bytes) / (1024.0 * 1024.0));
   return text;
 }
-
-std::string json_string(const std::string& s) {
-  std::string out = "\"";
-  for (char c : s) {
-    if (c == '"' || c == '\\') out += '\\', out += c;
-    else if (static_cast<unsigned char>(c) < 0x20) {
-      char esc[8];
-      std::snprintf(esc, sizeof esc, "\\u%04x", c);
-      out += esc;
-    } else out += c;
-  }
-  return out + "\"";
-}
-
-// Logs an event at most once a second, with how many were suppressed in between.
-class RateLimitedLog {
- public:
-  template <class... Args>
-  void warn(spdlog::logger& log, spdlog::format_string_t<Args...> fmt, Args&&... args) {
-    const auto now = Clock::now();
-    if (now - last_ < std::chrono::seconds(1)) {
-      ++suppressed_;
-      return;
-    }
-    if (suppressed_ > 0) log.warn("(suppressed {} similar messages in the last second)", suppressed_);
-    suppressed_ = 0;
-    last_ = now;
-    log.warn(fmt, std::forward<Args>(args)...);
-  }
-
- private:
-  Clock::time_point last_{};
-  std::uint64_t suppressed_ = 0;
-};
 
 constexpr int kSpareWorkers = 64;  // worker controls beyond the config's, for SIGHUP to add workers
 
@@ -194,7 +162,7 @@ class Run {
   StatsSnapshot last_progress_snapshot_;
   std::shared_ptr<spdlog::logger> log_ = get_logger("cvpipe");
   // Last: destroyed (stopped and joined) first, before the stats it reads.
-  std::unique_ptr<HttpServer> http_;
+  std::unique_ptr<HttpEndpoint> http_;
 };
 
 void Run::fatal(int exit_code, const std::string& message) {
@@ -685,7 +653,7 @@ int Run::execute() {
   if (!config_.http.listen.empty()) {
     // Before the workers are ready: /healthz answers while they load. Throws UnavailableError
     // (exit 69) when the address is taken; the workers are then stopped with the Run.
-    http_ = HttpServer::start({config_.http, &stats_, config_.resolved_yaml, options_.inline_mode, config_.frame_count});
+    http_ = HttpEndpoint::start({config_.http, &stats_, config_.resolved_yaml, options_.inline_mode, config_.frame_count});
     log_->info("http listening on http://{}/ (status page; /metrics /healthz /readyz /stream.mjpg)", config_.http.listen);
   }
 

@@ -9,7 +9,7 @@
 #include <memory>
 
 #include "pipeline/config/pipeline_config.hpp"
-#include "pipeline/sources/source.hpp"
+#include "pipeline/runtime/source.hpp"
 
 namespace cvpipe {
 

@@ -19,7 +19,7 @@
 #include "pipeline/core/doorbell.hpp"
 #include "pipeline/core/shared_memory.hpp"
 #include "pipeline/core/spsc_ring.hpp"
-#include "pipeline/ops/frame.hpp"
+#include "pipeline/core/frame.hpp"
 #include "pipeline/runtime/run_stats.hpp"
 
 namespace cvpipe {

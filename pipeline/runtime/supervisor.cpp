@@ -11,7 +11,7 @@
 
 #include "pipeline/core/clock.hpp"
 #include "pipeline/core/errors.hpp"
-#include "pipeline/runtime/logging.hpp"
+#include "pipeline/core/logging.hpp"
 #include "pipeline/runtime/worker.hpp"
 
 namespace cvpipe {

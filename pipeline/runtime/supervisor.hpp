@@ -42,7 +42,7 @@
 
 #include "pipeline/config/pipeline_config.hpp"
 #include "pipeline/core/child_process.hpp"
-#include "pipeline/runtime/logging.hpp"
+#include "pipeline/core/logging.hpp"
 #include "pipeline/runtime/run_stats.hpp"
 #include "pipeline/runtime/segment.hpp"
 

@@ -17,7 +17,7 @@
 #include "pipeline/config/pipeline_config.hpp"
 #include "pipeline/core/clock.hpp"
 #include "pipeline/ops/op_chain.hpp"
-#include "pipeline/runtime/logging.hpp"
+#include "pipeline/core/logging.hpp"
 #include "pipeline/runtime/segment.hpp"
 
 namespace cvpipe {

@@ -35,6 +35,7 @@
 #include "pipeline/config/pipeline_config.hpp"
 #include "pipeline/config/reload.hpp"
 #include "pipeline/ops/op_registry.hpp"
+#include "pipeline/runtime/pipeline_loader.hpp"
 
 namespace cvpipe {
 namespace {

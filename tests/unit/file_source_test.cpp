@@ -11,6 +11,7 @@
 #include <thread>
 
 #include "pipeline/config/pipeline_config.hpp"
+#include "pipeline/runtime/source.hpp"
 
 namespace cvpipe {
 namespace {

@@ -1,4 +1,5 @@
 #include "pipeline/config/pipeline_config.hpp"
+#include "pipeline/runtime/pipeline_loader.hpp"
 
 #include <gtest/gtest.h>
 #include <opencv2/core.hpp>

@@ -1,7 +1,7 @@
 // Reconnecting live sources: the backoff schedule, the timestamps of live frames, and
 // ReconnectingSource around real file sources (a clip that ends is a stream that closes; a deleted
 // clip is a camera that does not come back).
-#include "pipeline/sources/reconnecting_source.hpp"
+#include "pipeline/modules/io/reconnecting_source.hpp"
 
 #include <gtest/gtest.h>
 #include <stdlib.h>

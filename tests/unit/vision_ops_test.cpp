@@ -17,7 +17,7 @@
 #include <string>
 #include <vector>
 
-#include "pipeline/sinks/results_writer.hpp"
+#include "pipeline/runtime/results_writer.hpp"
 #include "tests/unit/op_test_util.hpp"
 
 namespace cvpipe {

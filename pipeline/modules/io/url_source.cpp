@@ -1,0 +1,169 @@
+// url: a network stream (RTSP, HTTP MJPEG, or anything else FFmpeg reads from a URL) through
+// OpenCV's FFmpeg backend. Open and read timeouts bound every call, so a dead stream never hangs
+// the capture thread; a lost stream is reopened with backoff (see reconnecting_source.hpp).
+//   source:
+//     type: url
+//     url: rtsp://camera.local:554/stream   # or http://host:8080/video.mjpg
+//     open_timeout: 10     # seconds to connect and read the stream's header
+//     read_timeout: 5      # seconds without a frame before the stream counts as lost
+//     fps: 25              # optional: overrides the rate the stream reports
+//     reconnect: {delay: 0.5, max_delay: 30, attempts: 0}
+//
+// For RTSP, OpenCV's FFmpeg backend prefers TCP (rtsp_flags=prefer_tcp) unless the environment's
+// OPENCV_FFMPEG_CAPTURE_OPTIONS says otherwise (e.g. rtsp_transport;udp).
+#include <opencv2/videoio.hpp>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <optional>
+#include <vector>
+
+#include "pipeline/core/errors.hpp"
+#include "pipeline/core/logging.hpp"
+#include "pipeline/modules/io/reconnecting_source.hpp"
+
+namespace cvpipe {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+struct UrlParams {
+  std::string url;
+  std::string shown;  // the URL with any password masked: for messages and logs
+  double open_timeout_s = 10;
+  double read_timeout_s = 5;
+  std::optional<double> fps;
+  ReconnectPolicy reconnect;
+};
+
+// rtsp://user:secret@host/x -> rtsp://user:***@host/x
+std::string mask_password(const std::string& url) {
+  const std::size_t scheme = url.find("://");
+  if (scheme == std::string::npos) return url;
+  const std::size_t start = scheme + 3;
+  const std::size_t at = url.find('@', start);
+  const std::size_t slash = url.find('/', start);
+  if (at == std::string::npos || (slash != std::string::npos && slash < at)) return url;
+  const std::size_t colon = url.find(':', start);
+  if (colon == std::string::npos || colon > at) return url;
+  return url.substr(0, colon + 1) + "***" + url.substr(at);
+}
+
+std::string seconds_text(double s) {
+  char text[32];
+  std::snprintf(text, sizeof text, "%g s", s);
+  return text;
+}
+
+int to_ms(double seconds) { return std::max(1, static_cast<int>(std::lround(seconds * 1000.0))); }
+
+class UrlSource final : public Source {
+ public:
+  explicit UrlSource(const UrlParams& p) : p_(p) {
+    const std::vector<int> params{cv::CAP_PROP_OPEN_TIMEOUT_MSEC, to_ms(p_.open_timeout_s),
+                                  cv::CAP_PROP_READ_TIMEOUT_MSEC, to_ms(p_.read_timeout_s)};
+    const auto started = Clock::now();
+    if (!cap_.open(p_.url, cv::CAP_FFMPEG, params)) {
+      const bool timed_out = elapsed_s(started) >= 0.95 * p_.open_timeout_s;
+      throw InputError("cannot open stream " + p_.shown + ": " +
+                       (timed_out ? "no answer within open_timeout=" + seconds_text(p_.open_timeout_s)
+                                  : "FFmpeg could not open it (refused, not found, or not a video stream)"));
+    }
+    // The first frame gives the true frame size and proves frames arrive; the first read() hands it out.
+    const auto reading = Clock::now();
+    if (!cap_.read(first_) || first_.empty()) {
+      throw InputError("cannot read stream " + p_.shown + ": " +
+                       (elapsed_s(reading) >= 0.9 * p_.read_timeout_s
+                            ? "no frame within read_timeout=" + seconds_text(p_.read_timeout_s)
+                            : "it ended before its first frame"));
+    }
+    first_ms_ = cap_.get(cv::CAP_PROP_POS_MSEC);
+    format_ = FrameFormat{first_.cols, first_.rows, first_.type()};
+    const double reported = cap_.get(cv::CAP_PROP_FPS);
+    if (p_.fps) {
+      fps_ = *p_.fps;
+    } else if (reported > 0 && reported < 1000) {
+      fps_ = reported;
+    } else {
+      get_logger("source")->info("stream reports no usable frame rate (fps={}); assuming 25 (set source.fps to "
+                                 "override) url={}", reported, p_.shown);
+    }
+  }
+
+  FrameFormat format() const override { return format_; }
+  double fps() const override { return fps_; }
+
+  Read read(cv::Mat& into, FrameMeta& meta, std::string& error) override {
+    if (!first_.empty()) {
+      first_.copyTo(into);
+      first_.release();
+      meta.pts_us = clock_.pts_us(first_ms_);
+      return Read::kFrame;
+    }
+    uchar* const target = into.data;
+    const auto started = Clock::now();
+    if (!cap_.grab()) {
+      error = elapsed_s(started) >= 0.9 * p_.read_timeout_s
+                  ? "no frame within read_timeout=" + seconds_text(p_.read_timeout_s)
+                  : "the stream ended";
+      return Read::kError;
+    }
+    if (!cap_.retrieve(into) || into.empty()) {
+      error = "a frame could not be decoded";
+      return Read::kError;
+    }
+    if (into.data != target) {
+      error = "its frames changed to " + std::to_string(into.cols) + "x" + std::to_string(into.rows) + " from " +
+              format_.describe();
+      return Read::kError;
+    }
+    meta.pts_us = clock_.pts_us(cap_.get(cv::CAP_PROP_POS_MSEC));
+    return Read::kFrame;
+  }
+
+ private:
+  static double elapsed_s(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
+
+  UrlParams p_;
+  cv::VideoCapture cap_;
+  FrameFormat format_;
+  double fps_ = 25;
+  cv::Mat first_;  // read by the constructor, not yet handed out
+  double first_ms_ = 0;
+  LiveClock clock_;
+};
+
+SourceSpec parse_url_source(ConfigReader& r) {
+  UrlParams p;
+  p.url = r.required_string("url");
+  if (!p.url.empty() && !r.describing() && p.url.find("://") == std::string::npos)
+    r.fail("url", "expected a URL such as rtsp://host/path or http://host:8080/stream, got \"" + p.url +
+                      "\" (a video file is type: file)");
+  p.shown = mask_password(p.url);
+  p.open_timeout_s = r.positive_number("open_timeout", p.open_timeout_s, 3600);
+  p.read_timeout_s = r.positive_number("read_timeout", p.read_timeout_s, 3600);
+  p.fps = r.optional_number("fps", 0.1, 1000);
+  p.reconnect = read_reconnect_policy(r);
+
+  SourceSpec spec;
+  spec.type = "url";
+  spec.live = true;
+  spec.description = "url " + p.shown;
+  spec.open = [p, description = spec.description]() -> std::unique_ptr<Source> {
+    return std::make_unique<ReconnectingSource>(
+        description, [p]() -> std::unique_ptr<Source> { return std::make_unique<UrlSource>(p); }, p.reconnect);
+  };
+  return spec;
+}
+
+}  // namespace
+
+CVPIPE_REGISTER_SOURCE(Url, "url", "a network stream (RTSP, HTTP MJPEG, ...) read with FFmpeg; reconnects when lost",
+                       "type: url\nurl: rtsp://camera.local:554/stream\nopen_timeout: 10   # seconds\n"
+                       "read_timeout: 5    # seconds without a frame: the stream is lost\n"
+                       "reconnect:\n  delay: 0.5\n  max_delay: 30\n  attempts: 0     # 0: forever",
+                       parse_url_source)
+
+}  // namespace cvpipe

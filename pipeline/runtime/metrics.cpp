@@ -1,0 +1,185 @@
+#include "pipeline/runtime/metrics.hpp"
+
+#include <algorithm>
+#include <cstdio>
+#include <sstream>
+#include <vector>
+
+namespace cvpipe {
+namespace {
+
+// A loop that has not turned for this long is stuck (both turn at least every second).
+constexpr double kLoopStallSeconds = 5;
+
+// Latency bucket bounds, seconds.
+const std::vector<double> kLatencyBounds = {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1,
+                                            0.25,  0.5,    1,     2.5,  5,     10,   30};
+
+double seconds_between(std::int64_t then_ns, std::int64_t now_ns) { return static_cast<double>(now_ns - then_ns) / 1e9; }
+
+std::string num(double v) {
+  char text[32];
+  std::snprintf(text, sizeof text, "%.9g", v);
+  return text;
+}
+
+std::string fixed(double v, int digits) {
+  char text[32];
+  std::snprintf(text, sizeof text, "%.*f", digits, v);
+  return text;
+}
+
+class Exposition {
+ public:
+  void family(const char* name, const char* type, const char* help) {
+    out_ << "# HELP " << name << ' ' << help << "\n# TYPE " << name << ' ' << type << '\n';
+  }
+  void sample(const std::string& name, const std::string& labels, double value) {
+    out_ << name;
+    if (!labels.empty()) out_ << '{' << labels << '}';
+    out_ << ' ' << num(value) << '\n';
+  }
+  void histogram(const std::string& name, const std::string& labels, const LatencyHistogram& h) {
+    // The count first: buckets read after it can only be larger, and are capped at it, so the
+    // series stays monotonic while the writer adds.
+    const std::uint64_t count = h.count();
+    const std::vector<std::uint64_t> cumulative = h.cumulative(kLatencyBounds);
+    const std::string sep = labels.empty() ? "" : ",";
+    for (std::size_t i = 0; i < kLatencyBounds.size(); ++i)
+      sample(name + "_bucket", labels + sep + "le=\"" + num(kLatencyBounds[i]) + "\"",
+             static_cast<double>(std::min(cumulative[i], count)));
+    sample(name + "_bucket", labels + sep + "le=\"+Inf\"", static_cast<double>(count));
+    sample(name + "_sum", labels, h.sum_seconds());
+    sample(name + "_count", labels, static_cast<double>(count));
+  }
+  std::string str() const { return out_.str(); }
+
+ private:
+  std::ostringstream out_;
+};
+
+std::string stage_label(const StageStats& s) { return "stage=\"" + s.name + "\""; }  // names are [A-Za-z0-9_-]
+
+double load(const std::atomic<std::uint64_t>& a) { return static_cast<double>(a.load(std::memory_order_relaxed)); }
+
+}  // namespace
+
+std::string prometheus_metrics(const RunStats& stats, bool inline_mode) {
+  Exposition e;
+  e.family("cvpipe_frames_read_total", "counter", "Frames read from the source.");
+  e.sample("cvpipe_frames_read_total", "", load(stats.read));
+  e.family("cvpipe_frames_written_total", "counter", "Frames written to the sink.");
+  e.sample("cvpipe_frames_written_total", "", load(stats.written));
+  e.family("cvpipe_frames_dropped_total", "counter", "Frames read but not written, by reason.");
+  for (std::size_t r = 1; r < static_cast<std::size_t>(DropReason::kCount); ++r)
+    e.sample("cvpipe_frames_dropped_total", std::string("reason=\"") + drop_reason_name(static_cast<DropReason>(r)) + "\"",
+             load(stats.dropped[r]));
+  e.family("cvpipe_frames_missed_by_source_total", "counter", "Frames a live source produced that were never read.");
+  e.sample("cvpipe_frames_missed_by_source_total", "", load(stats.missed_by_source));
+  e.family("cvpipe_source_reconnects_total", "counter", "Times a lost live source was opened again.");
+  e.sample("cvpipe_source_reconnects_total", "", load(stats.source_reconnects));
+  e.family("cvpipe_latency_seconds", "histogram", "Capture to write latency of the frames written.");
+  e.histogram("cvpipe_latency_seconds", "", stats.latency);
+  e.family("cvpipe_shm_slots", "gauge", "Frame slots in the shared-memory segment.");
+  e.sample("cvpipe_shm_slots", "", load(stats.slots_total));
+  e.family("cvpipe_shm_slots_in_use", "gauge", "Frame slots holding a frame on its way through the pipeline.");
+  e.sample("cvpipe_shm_slots_in_use", "", load(stats.slots_in_use));
+  e.family("cvpipe_stage_frames_processed_total", "counter", "Frames the stage's workers finished (failed ones too).");
+  for (const auto& s : stats.stages) e.sample("cvpipe_stage_frames_processed_total", stage_label(*s), load(s->processed));
+  e.family("cvpipe_stage_busy_seconds_total", "counter", "Time the stage's workers spent in ops.");
+  for (const auto& s : stats.stages) e.sample("cvpipe_stage_busy_seconds_total", stage_label(*s), load(s->busy_ns) / 1e9);
+  e.family("cvpipe_stage_queue_depth", "gauge", "Frames waiting for a worker of the stage.");
+  for (const auto& s : stats.stages) e.sample("cvpipe_stage_queue_depth", stage_label(*s), load(s->queue_depth));
+  e.family("cvpipe_stage_workers", "gauge", "Worker processes of the stage (0 with --inline).");
+  for (const auto& s : stats.stages) e.sample("cvpipe_stage_workers", stage_label(*s), inline_mode ? 0 : s->workers.load());
+  e.family("cvpipe_stage_worker_restarts_total", "counter", "Workers of the stage started again after a crash or hang.");
+  for (const auto& s : stats.stages) e.sample("cvpipe_stage_worker_restarts_total", stage_label(*s), load(s->restarts));
+  e.family("cvpipe_stage_latency_seconds", "histogram", "Time a frame spent in the stage's ops.");
+  for (const auto& s : stats.stages) e.histogram("cvpipe_stage_latency_seconds", stage_label(*s), s->latency);
+  return e.str();
+}
+
+Verdict liveness(const RunStats& stats, std::int64_t now_ns) {
+  const std::int64_t main_loop = stats.main_loop_ns.load(std::memory_order_relaxed);
+  const std::int64_t writer_loop = stats.writer_loop_ns.load(std::memory_order_relaxed);
+  if (main_loop == 0) return {200, "ok: starting\n"};
+  if (seconds_between(main_loop, now_ns) > kLoopStallSeconds)
+    return {503, "main loop stalled for " + fixed(seconds_between(main_loop, now_ns), 1) + " s\n"};
+  if (writer_loop != 0 && seconds_between(writer_loop, now_ns) > kLoopStallSeconds)
+    return {503, "writer loop stalled for " + fixed(seconds_between(writer_loop, now_ns), 1) + " s\n"};
+  return {200, "ok\n"};
+}
+
+Verdict readiness(const RunStats& stats, double window_s, std::int64_t now_ns) {
+  const std::int64_t started = stats.started_ns.load(std::memory_order_relaxed);
+  if (started == 0) return {503, "not ready: starting (workers loading)\n"};
+  if (stats.finished.load(std::memory_order_relaxed)) return {503, "not ready: the run is finishing\n"};
+  const std::int64_t written = stats.last_written_ns.load(std::memory_order_relaxed);
+  const std::int64_t read = stats.last_read_ns.load(std::memory_order_relaxed);
+  const std::int64_t since = std::max(written, started);
+  const double idle = seconds_between(since, now_ns);
+  if (idle <= window_s) return {200, written != 0 ? "ok\n" : "ok: started, no frame written yet\n"};
+  const std::string window = " (http.ready_window: " + num(window_s) + " s)\n";
+  if (read <= since)
+    return {503, "not ready: source stalled: no frame read for " + fixed(seconds_between(std::max(read, started), now_ns), 1) +
+                     " s" + window};
+  return {503, "not ready: writer stalled: frames read but none written for " + fixed(idle, 1) + " s" + window};
+}
+
+double busy_share(std::uint64_t busy_ns_in_interval, double interval_s, int workers) {
+  return std::min(1.0, static_cast<double>(busy_ns_in_interval) / (interval_s * 1e9 * std::max(1, workers)));
+}
+
+StatsSnapshot take_snapshot(const RunStats& stats, std::int64_t now_ns) {
+  StatsSnapshot s;
+  s.ns = now_ns;
+  s.read = stats.read.load(std::memory_order_relaxed);
+  s.written = stats.written.load(std::memory_order_relaxed);
+  s.latency = stats.latency.counts();
+  for (const auto& st : stats.stages) {
+    s.busy_ns.push_back(st->busy_ns.load(std::memory_order_relaxed));
+    s.processed.push_back(st->processed.load(std::memory_order_relaxed));
+  }
+  return s;
+}
+
+double interval_seconds(const StatsSnapshot& last, const StatsSnapshot& now) {
+  return std::max(1e-9, seconds_between(last.ns, now.ns));
+}
+
+double stage_busy_share(const StatsSnapshot& last, const StatsSnapshot& now, std::size_t s, int workers) {
+  const std::uint64_t before = s < last.busy_ns.size() ? last.busy_ns[s] : 0;
+  return busy_share(now.busy_ns[s] - before, interval_seconds(last, now), workers);
+}
+
+std::string snapshot_json(const RunStats& stats, bool inline_mode, const StatsSnapshot& now, const StatsSnapshot& last,
+                          std::int64_t total_frames) {
+  const double interval = interval_seconds(last, now);
+  const std::int64_t started = stats.started_ns.load(std::memory_order_relaxed);
+  std::ostringstream j;
+  j << "{\"elapsed_seconds\":" << fixed(started ? seconds_between(started, now.ns) : 0.0, 3)
+    << ",\"frames_read\":" << now.read << ",\"frames_written\":" << now.written
+    << ",\"frames_total\":" << total_frames << ",\"frames_dropped\":" << stats.dropped_total() << ",\"dropped\":{";
+  for (std::size_t r = 1; r < static_cast<std::size_t>(DropReason::kCount); ++r)
+    j << (r > 1 ? "," : "") << "\"" << drop_reason_name(static_cast<DropReason>(r)) << "\":" << stats.dropped[r].load();
+  j << "},\"fps_in\":" << fixed(static_cast<double>(now.read - last.read) / interval, 2)
+    << ",\"fps_out\":" << fixed(static_cast<double>(now.written - last.written) / interval, 2)
+    << ",\"latency_ms\":{\"p50\":" << fixed(stats.latency.percentile_ms(50), 3)
+    << ",\"p95\":" << fixed(stats.latency.percentile_ms(95), 3) << ",\"p99\":" << fixed(stats.latency.percentile_ms(99), 3)
+    << "},\"slots_in_use\":" << stats.slots_in_use.load() << ",\"slots\":" << stats.slots_total.load() << ",\"stages\":[";
+  for (std::size_t s = 0; s < stats.stages.size(); ++s) {
+    const StageStats& st = *stats.stages[s];
+    const std::uint64_t done_before = s < last.processed.size() ? last.processed[s] : 0;
+    const double busy = stage_busy_share(last, now, s, st.workers.load());
+    j << (s ? "," : "") << "{\"name\":\"" << st.name << "\",\"workers\":" << (inline_mode ? 0 : st.workers.load())
+      << ",\"fps\":" << fixed(static_cast<double>(now.processed[s] - done_before) / interval, 2)
+      << ",\"busy\":" << fixed(busy, 3) << ",\"queue\":" << st.queue_depth.load()
+      << ",\"frames_processed\":" << now.processed[s] << ",\"restarts\":" << st.restarts.load()
+      << ",\"latency_ms\":{\"p50\":" << fixed(st.latency.percentile_ms(50), 3)
+      << ",\"p95\":" << fixed(st.latency.percentile_ms(95), 3) << "}}";
+  }
+  j << "]}";
+  return j.str();
+}
+
+}  // namespace cvpipe
