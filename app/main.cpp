@@ -18,6 +18,7 @@
 #include "pipeline/core/errors.hpp"
 #include "pipeline/ops/op_registry.hpp"
 #include "pipeline/runtime/daemon.hpp"
+#include "pipeline/runtime/signals.hpp"
 #include "pipeline/runtime/http_endpoint.hpp"
 #include "pipeline/runtime/module_loader.hpp"
 #include "pipeline/runtime/pipeline_loader.hpp"

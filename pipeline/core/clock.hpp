@@ -27,4 +27,8 @@ inline std::int64_t wall_clock_ns(std::int64_t monotonic, std::int64_t offset_ns
   return static_cast<std::int64_t>(static_cast<std::uint64_t>(monotonic) + static_cast<std::uint64_t>(offset_ns));
 }
 
+// Milliseconds since this process started (from /proc/self/stat, to the kernel's 10 ms), or -1
+// when it cannot tell: what "first frame after N ms" counts from, the exec included.
+double ms_since_process_start();
+
 }  // namespace cvpipe

@@ -1,12 +1,17 @@
 #pragma once
-// The daemon's run: capture thread -> supervisor (router) thread and worker processes -> writer
-// thread, with the main thread handling signals and printing stats.
+// A run of the daemon: the wiring of its threads and processes, in daemon.cpp.
 //
-// Threads hand slots to each other through moodycamel queues: free slots (writer -> capture),
-// captured slots (capture -> router, with the router's doorbell), finished slots (router ->
-// writer). Only slot indices move; pixels stay in the shared segment.
+//   capture thread   (capture.hpp)     reads the source into shared-memory slots
+//   router thread    (supervisor.hpp)  hands slot indices to the worker processes (worker.hpp)
+//                                      and back, stage after stage
+//   writer thread    (writer.hpp)      restores capture order and writes to the sink
+//   main thread      (this file)       signals (signals.hpp), the periodic report (run_report.hpp),
+//                                      SIGHUP's resize, the drain deadline
+// With --inline, the capture thread runs every op itself (inline_stages.hpp) and there is no
+// router and no worker. How the threads hand slots to each other: handoff.hpp.
 #include <functional>
 #include <memory>
+#include <string>
 
 #include "pipeline/config/pipeline_config.hpp"
 #include "pipeline/runtime/source.hpp"
@@ -22,13 +27,10 @@ struct RunOptions {
   std::function<PipelineConfig()> reload;
 };
 
-// Blocks the signals the daemon handles (SIGINT, SIGTERM, SIGHUP, SIGCHLD, SIGUSR1) in the calling thread
-// and every thread it starts afterwards. Call first thing in main().
-void block_daemon_signals();
-
 // Runs a resolved pipeline to the end of its source (or a signal, or a fatal error). Logs to
 // stderr; prints the one-line JSON summary as the last line on stdout. Returns the exit code.
-// Throws OutputError if the sink cannot be created, std::system_error if set-up fails.
+// Throws OutputError if an output cannot be created, std::system_error if set-up fails. Call
+// block_daemon_signals() (signals.hpp) first thing in main().
 int run_pipeline(PipelineConfig& config, std::unique_ptr<Source> source, const RunOptions& options);
 
 }  // namespace cvpipe

@@ -39,17 +39,16 @@ class Exposition {
     if (!labels.empty()) out_ << '{' << labels << '}';
     out_ << ' ' << num(value) << '\n';
   }
-  void histogram(const std::string& name, const std::string& labels, const LatencyHistogram& h) {
-    // The count first: buckets read after it can only be larger, and are capped at it, so the
-    // series stays monotonic while the writer adds.
-    const std::uint64_t count = h.count();
+  void histogram(const std::string& name, const std::string& labels, const LatencyHistogram::Snapshot& h) {
+    // The snapshot's count is the sum of its buckets: the series is monotonic.
+    const std::uint64_t count = h.count;
     const std::vector<std::uint64_t> cumulative = h.cumulative(kLatencyBounds);
     const std::string sep = labels.empty() ? "" : ",";
     for (std::size_t i = 0; i < kLatencyBounds.size(); ++i)
       sample(name + "_bucket", labels + sep + "le=\"" + num(kLatencyBounds[i]) + "\"",
              static_cast<double>(std::min(cumulative[i], count)));
     sample(name + "_bucket", labels + sep + "le=\"+Inf\"", static_cast<double>(count));
-    sample(name + "_sum", labels, h.sum_seconds());
+    sample(name + "_sum", labels, static_cast<double>(h.sum_ns) / 1e9);
     sample(name + "_count", labels, static_cast<double>(count));
   }
   std::string str() const { return out_.str(); }
@@ -58,44 +57,44 @@ class Exposition {
   std::ostringstream out_;
 };
 
-std::string stage_label(const StageStats& s) { return "stage=\"" + s.name + "\""; }  // names are [A-Za-z0-9_-]
+std::string stage_label(const StageSnapshot& s) { return "stage=\"" + s.name + "\""; }  // names are [A-Za-z0-9_-]
 
-double load(const std::atomic<std::uint64_t>& a) { return static_cast<double>(a.load(std::memory_order_relaxed)); }
+double value(std::uint64_t v) { return static_cast<double>(v); }
 
 }  // namespace
 
-std::string prometheus_metrics(const RunStats& stats, bool inline_mode) {
+std::string prometheus_metrics(const RunSnapshot& now, bool inline_mode) {
   Exposition e;
   e.family("cvpipe_frames_read_total", "counter", "Frames read from the source.");
-  e.sample("cvpipe_frames_read_total", "", load(stats.read));
+  e.sample("cvpipe_frames_read_total", "", value(now.read));
   e.family("cvpipe_frames_written_total", "counter", "Frames written to the sink.");
-  e.sample("cvpipe_frames_written_total", "", load(stats.written));
+  e.sample("cvpipe_frames_written_total", "", value(now.written));
   e.family("cvpipe_frames_dropped_total", "counter", "Frames read but not written, by reason.");
   for (std::size_t r = 1; r < static_cast<std::size_t>(DropReason::kCount); ++r)
     e.sample("cvpipe_frames_dropped_total", std::string("reason=\"") + drop_reason_name(static_cast<DropReason>(r)) + "\"",
-             load(stats.dropped[r]));
+             value(now.dropped[r]));
   e.family("cvpipe_frames_missed_by_source_total", "counter", "Frames a live source produced that were never read.");
-  e.sample("cvpipe_frames_missed_by_source_total", "", load(stats.missed_by_source));
+  e.sample("cvpipe_frames_missed_by_source_total", "", value(now.missed_by_source));
   e.family("cvpipe_source_reconnects_total", "counter", "Times a lost live source was opened again.");
-  e.sample("cvpipe_source_reconnects_total", "", load(stats.source_reconnects));
+  e.sample("cvpipe_source_reconnects_total", "", value(now.reconnects));
   e.family("cvpipe_latency_seconds", "histogram", "Capture to write latency of the frames written.");
-  e.histogram("cvpipe_latency_seconds", "", stats.latency);
+  e.histogram("cvpipe_latency_seconds", "", now.latency);
   e.family("cvpipe_shm_slots", "gauge", "Frame slots in the shared-memory segment.");
-  e.sample("cvpipe_shm_slots", "", load(stats.slots_total));
+  e.sample("cvpipe_shm_slots", "", value(now.slots));
   e.family("cvpipe_shm_slots_in_use", "gauge", "Frame slots holding a frame on its way through the pipeline.");
-  e.sample("cvpipe_shm_slots_in_use", "", load(stats.slots_in_use));
+  e.sample("cvpipe_shm_slots_in_use", "", value(now.slots_in_use));
   e.family("cvpipe_stage_frames_processed_total", "counter", "Frames the stage's workers finished (failed ones too).");
-  for (const auto& s : stats.stages) e.sample("cvpipe_stage_frames_processed_total", stage_label(*s), load(s->processed));
+  for (const auto& s : now.stages) e.sample("cvpipe_stage_frames_processed_total", stage_label(s), value(s.processed));
   e.family("cvpipe_stage_busy_seconds_total", "counter", "Time the stage's workers spent in ops.");
-  for (const auto& s : stats.stages) e.sample("cvpipe_stage_busy_seconds_total", stage_label(*s), load(s->busy_ns) / 1e9);
+  for (const auto& s : now.stages) e.sample("cvpipe_stage_busy_seconds_total", stage_label(s), value(s.busy_ns) / 1e9);
   e.family("cvpipe_stage_queue_depth", "gauge", "Frames waiting for a worker of the stage.");
-  for (const auto& s : stats.stages) e.sample("cvpipe_stage_queue_depth", stage_label(*s), load(s->queue_depth));
+  for (const auto& s : now.stages) e.sample("cvpipe_stage_queue_depth", stage_label(s), value(s.queue));
   e.family("cvpipe_stage_workers", "gauge", "Worker processes of the stage (0 with --inline).");
-  for (const auto& s : stats.stages) e.sample("cvpipe_stage_workers", stage_label(*s), inline_mode ? 0 : s->workers.load());
+  for (const auto& s : now.stages) e.sample("cvpipe_stage_workers", stage_label(s), inline_mode ? 0 : s.workers);
   e.family("cvpipe_stage_worker_restarts_total", "counter", "Workers of the stage started again after a crash or hang.");
-  for (const auto& s : stats.stages) e.sample("cvpipe_stage_worker_restarts_total", stage_label(*s), load(s->restarts));
+  for (const auto& s : now.stages) e.sample("cvpipe_stage_worker_restarts_total", stage_label(s), value(s.restarts));
   e.family("cvpipe_stage_latency_seconds", "histogram", "Time a frame spent in the stage's ops.");
-  for (const auto& s : stats.stages) e.histogram("cvpipe_stage_latency_seconds", stage_label(*s), s->latency);
+  for (const auto& s : now.stages) e.histogram("cvpipe_stage_latency_seconds", stage_label(s), s.latency);
   return e.str();
 }
 
@@ -124,62 +123,6 @@ Verdict readiness(const RunStats& stats, double window_s, std::int64_t now_ns) {
     return {503, "not ready: source stalled: no frame read for " + fixed(seconds_between(std::max(read, started), now_ns), 1) +
                      " s" + window};
   return {503, "not ready: writer stalled: frames read but none written for " + fixed(idle, 1) + " s" + window};
-}
-
-double busy_share(std::uint64_t busy_ns_in_interval, double interval_s, int workers) {
-  return std::min(1.0, static_cast<double>(busy_ns_in_interval) / (interval_s * 1e9 * std::max(1, workers)));
-}
-
-StatsSnapshot take_snapshot(const RunStats& stats, std::int64_t now_ns) {
-  StatsSnapshot s;
-  s.ns = now_ns;
-  s.read = stats.read.load(std::memory_order_relaxed);
-  s.written = stats.written.load(std::memory_order_relaxed);
-  s.latency = stats.latency.counts();
-  for (const auto& st : stats.stages) {
-    s.busy_ns.push_back(st->busy_ns.load(std::memory_order_relaxed));
-    s.processed.push_back(st->processed.load(std::memory_order_relaxed));
-  }
-  return s;
-}
-
-double interval_seconds(const StatsSnapshot& last, const StatsSnapshot& now) {
-  return std::max(1e-9, seconds_between(last.ns, now.ns));
-}
-
-double stage_busy_share(const StatsSnapshot& last, const StatsSnapshot& now, std::size_t s, int workers) {
-  const std::uint64_t before = s < last.busy_ns.size() ? last.busy_ns[s] : 0;
-  return busy_share(now.busy_ns[s] - before, interval_seconds(last, now), workers);
-}
-
-std::string snapshot_json(const RunStats& stats, bool inline_mode, const StatsSnapshot& now, const StatsSnapshot& last,
-                          std::int64_t total_frames) {
-  const double interval = interval_seconds(last, now);
-  const std::int64_t started = stats.started_ns.load(std::memory_order_relaxed);
-  std::ostringstream j;
-  j << "{\"elapsed_seconds\":" << fixed(started ? seconds_between(started, now.ns) : 0.0, 3)
-    << ",\"frames_read\":" << now.read << ",\"frames_written\":" << now.written
-    << ",\"frames_total\":" << total_frames << ",\"frames_dropped\":" << stats.dropped_total() << ",\"dropped\":{";
-  for (std::size_t r = 1; r < static_cast<std::size_t>(DropReason::kCount); ++r)
-    j << (r > 1 ? "," : "") << "\"" << drop_reason_name(static_cast<DropReason>(r)) << "\":" << stats.dropped[r].load();
-  j << "},\"fps_in\":" << fixed(static_cast<double>(now.read - last.read) / interval, 2)
-    << ",\"fps_out\":" << fixed(static_cast<double>(now.written - last.written) / interval, 2)
-    << ",\"latency_ms\":{\"p50\":" << fixed(stats.latency.percentile_ms(50), 3)
-    << ",\"p95\":" << fixed(stats.latency.percentile_ms(95), 3) << ",\"p99\":" << fixed(stats.latency.percentile_ms(99), 3)
-    << "},\"slots_in_use\":" << stats.slots_in_use.load() << ",\"slots\":" << stats.slots_total.load() << ",\"stages\":[";
-  for (std::size_t s = 0; s < stats.stages.size(); ++s) {
-    const StageStats& st = *stats.stages[s];
-    const std::uint64_t done_before = s < last.processed.size() ? last.processed[s] : 0;
-    const double busy = stage_busy_share(last, now, s, st.workers.load());
-    j << (s ? "," : "") << "{\"name\":\"" << st.name << "\",\"workers\":" << (inline_mode ? 0 : st.workers.load())
-      << ",\"fps\":" << fixed(static_cast<double>(now.processed[s] - done_before) / interval, 2)
-      << ",\"busy\":" << fixed(busy, 3) << ",\"queue\":" << st.queue_depth.load()
-      << ",\"frames_processed\":" << now.processed[s] << ",\"restarts\":" << st.restarts.load()
-      << ",\"latency_ms\":{\"p50\":" << fixed(st.latency.percentile_ms(50), 3)
-      << ",\"p95\":" << fixed(st.latency.percentile_ms(95), 3) << "}}";
-  }
-  j << "]}";
-  return j.str();
 }
 
 }  // namespace cvpipe

@@ -37,21 +37,34 @@ void LatencyHistogram::add(std::int64_t ns) {
   sum_ns_.fetch_add(static_cast<std::uint64_t>(std::max<std::int64_t>(ns, 0)), std::memory_order_relaxed);
 }
 
-std::vector<std::uint64_t> LatencyHistogram::cumulative(const std::vector<double>& le_seconds) const {
+LatencyHistogram::Snapshot LatencyHistogram::snapshot() const {
+  Snapshot s;
+  s.sum_ns = sum_ns_.load(std::memory_order_relaxed);
+  for (std::size_t b = 0; b < s.buckets.size(); ++b) {
+    s.buckets[b] = buckets_[b].load(std::memory_order_relaxed);
+    s.count += s.buckets[b];
+  }
+  return s;
+}
+
+std::vector<std::uint64_t> LatencyHistogram::Snapshot::cumulative(const std::vector<double>& le_seconds) const {
   std::vector<std::uint64_t> out(le_seconds.size(), 0);
-  const Counts c = counts();
   for (int b = 0; b < kBuckets; ++b) {
     const double upper_s = std::exp2(static_cast<double>(b + 1) / kSubBuckets) / 1e6;
     for (std::size_t i = 0; i < le_seconds.size(); ++i)
-      if (upper_s <= le_seconds[i]) out[i] += c[static_cast<std::size_t>(b)];
+      if (upper_s <= le_seconds[i]) out[i] += buckets[static_cast<std::size_t>(b)];
   }
   return out;
 }
 
-LatencyHistogram::Counts LatencyHistogram::counts() const {
-  Counts out;
-  for (std::size_t b = 0; b < out.size(); ++b) out[b] = buckets_[b].load(std::memory_order_relaxed);
-  return out;
+LatencyHistogram::Snapshot LatencyHistogram::Snapshot::since(const Snapshot& earlier) const {
+  Snapshot d;
+  for (std::size_t b = 0; b < buckets.size(); ++b) {
+    d.buckets[b] = buckets[b] - std::min(buckets[b], earlier.buckets[b]);
+    d.count += d.buckets[b];
+  }
+  d.sum_ns = sum_ns - std::min(sum_ns, earlier.sum_ns);
+  return d;
 }
 
 double LatencyHistogram::percentile_ms(const Counts& counts, double p) {
@@ -68,6 +81,31 @@ double LatencyHistogram::percentile_ms(const Counts& counts, double p) {
     }
   }
   return std::exp2(static_cast<double>(kBuckets) / kSubBuckets) / 1000.0;
+}
+
+}  // namespace cvpipe
+
+namespace cvpipe {
+
+void DetectionCounts::add(const Detections& detections) {
+  if (detections.size() == 0 && detections.overflow == 0) return;
+  const std::lock_guard lock(mutex_);
+  for (const Detection& d : detections) {
+    const std::string_view label = d.label_view();
+    if (auto it = by_class_.find(label); it != by_class_.end()) ++it->second;
+    else by_class_.emplace(std::string(label), 1);
+  }
+  overflow_ += detections.overflow;
+}
+
+std::map<std::string, std::uint64_t, std::less<>> DetectionCounts::by_class() const {
+  const std::lock_guard lock(mutex_);
+  return by_class_;
+}
+
+std::uint64_t DetectionCounts::overflow() const {
+  const std::lock_guard lock(mutex_);
+  return overflow_;
 }
 
 }  // namespace cvpipe

@@ -1,12 +1,18 @@
 #pragma once
 // RunStats: counters of one run, shared by the daemon's threads (atomics, relaxed: they are
-// figures, not synchronisation), and the JSON summary printed at the end.
+// figures, not synchronisation). What is shown of them (the stats line, --stats-json, the summary,
+// /metrics) is rendered from a snapshot (run_report.hpp).
 #include <array>
 #include <atomic>
 #include <cstdint>
+#include <map>
 #include <memory>
+#include <mutex>
 #include <string>
+#include <string_view>
 #include <vector>
+
+#include "pipeline/core/frame.hpp"
 
 namespace cvpipe {
 
@@ -35,15 +41,23 @@ class LatencyHistogram {
  public:
   using Counts = std::array<std::uint64_t, kBuckets>;
 
+  // A copy taken at one moment: its count is the sum of its buckets, so it always agrees with them.
+  struct Snapshot {
+    Counts buckets{};
+    std::uint64_t count = 0;
+    std::uint64_t sum_ns = 0;
+    double percentile_ms(double p) const { return LatencyHistogram::percentile_ms(buckets, p); }  // 0 when empty
+    // Cumulative counts of the values at most `le_seconds[i]` (a bucket counts under the first bound
+    // its upper edge fits, so a value is never counted below a bound it exceeds).
+    std::vector<std::uint64_t> cumulative(const std::vector<double>& le_seconds) const;
+    // The samples added between `earlier` and this one.
+    Snapshot since(const Snapshot& earlier) const;
+  };
+
   void add(std::int64_t ns);
-  // Cumulative counts of the values at most `le_seconds[i]` (a bucket counts under the first bound
-  // its upper edge fits, so a value is never counted below a bound it exceeds), and their sum.
-  std::vector<std::uint64_t> cumulative(const std::vector<double>& le_seconds) const;
-  double sum_seconds() const noexcept { return static_cast<double>(sum_ns_.load(std::memory_order_relaxed)) / 1e9; }
-  double percentile_ms(double p) const { return percentile_ms(counts(), p); }  // 0 when empty
+  double percentile_ms(double p) const { return snapshot().percentile_ms(p); }  // 0 when empty
   std::uint64_t count() const noexcept { return count_.load(std::memory_order_relaxed); }
-  // A copy of the buckets; the difference of two copies gives the percentiles of an interval.
-  Counts counts() const;
+  Snapshot snapshot() const;
   static double percentile_ms(const Counts& counts, double p);
 
  private:
@@ -54,6 +68,20 @@ class LatencyHistogram {
 // The DropReason whose value is `code` (as a worker stores it in shared memory); kError for a
 // value out of range, so a misbehaving worker cannot make the daemon index past its counters.
 DropReason drop_reason_from_code(std::uint32_t code);
+
+// Detections in the frames written, by class, and those that did not fit a frame. Added to by the
+// writer thread, read by any (a mutex: the writer holds it once a frame with detections).
+class DetectionCounts {
+ public:
+  void add(const Detections& detections);
+  std::map<std::string, std::uint64_t, std::less<>> by_class() const;
+  std::uint64_t overflow() const;
+
+ private:
+  mutable std::mutex mutex_;
+  std::map<std::string, std::uint64_t, std::less<>> by_class_;
+  std::uint64_t overflow_ = 0;
+};
 
 struct StageStats {
   std::string name;
@@ -84,6 +112,9 @@ struct RunStats {
   // The source's own counters, copied by the main loop (at most a second old).
   std::atomic<std::uint64_t> missed_by_source{0}, source_reconnects{0};
   std::atomic<bool> finished{false};  // the writer has seen the end of the run
+  std::atomic<std::int64_t> first_written_ns{0};  // when the first frame was written (monotonic)
+  std::atomic<double> first_frame_ms{-1};  // and how long after the process started; -1: none yet
+  DetectionCounts detections;
 
   std::uint64_t dropped_total() const;
   void count_drop(DropReason r) { dropped[static_cast<std::size_t>(r)].fetch_add(1, std::memory_order_relaxed); }

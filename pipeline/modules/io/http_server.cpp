@@ -18,6 +18,7 @@
 #include "pipeline/core/errors.hpp"
 #include "pipeline/core/logging.hpp"
 #include "pipeline/runtime/metrics.hpp"
+#include "pipeline/runtime/run_report.hpp"
 
 namespace cvpipe {
 
@@ -92,7 +93,8 @@ class HttplibServer final : public HttpEndpoint {
  private:
   void routes() {
     server_.Get("/metrics", [this](const httplib::Request&, httplib::Response& res) {
-      res.set_content(prometheus_metrics(stats_, ctx_.inline_mode), "text/plain; version=0.0.4; charset=utf-8");
+      res.set_content(prometheus_metrics(take_snapshot(stats_, monotonic_ns()), ctx_.inline_mode),
+                      "text/plain; version=0.0.4; charset=utf-8");
     });
     server_.Get("/healthz", [this](const httplib::Request&, httplib::Response& res) {
       reply(res, liveness(stats_, monotonic_ns()));
@@ -102,14 +104,13 @@ class HttplibServer final : public HttpEndpoint {
     });
     server_.Get("/status.json", [this](const httplib::Request&, httplib::Response& res) {
       std::lock_guard lock(snapshot_mutex_);  // only HTTP threads take it
-      const StatsSnapshot now = take_snapshot(stats_, monotonic_ns());
+      const RunSnapshot now = take_snapshot(stats_, monotonic_ns());
       if (last_snapshot_.ns == 0 || now.ns - last_snapshot_.ns > 500'000'000) {
-        previous_snapshot_ = last_snapshot_.ns ? last_snapshot_ : StatsSnapshot{stats_.started_ns.load(), 0, 0, {}, {}};
+        previous_snapshot_ = last_snapshot_.ns ? last_snapshot_ : RunSnapshot::zero_at(now.started_ns);
         last_snapshot_ = now;
       }
       res.set_header("Cache-Control", "no-store");
-      res.set_content(snapshot_json(stats_, ctx_.inline_mode, now, previous_snapshot_, ctx_.total_frames),
-                      "application/json");
+      res.set_content(stats_json(now, previous_snapshot_, ctx_.inline_mode, ctx_.total_frames), "application/json");
     });
     server_.Get("/config.yaml", [this](const httplib::Request&, httplib::Response& res) {
       res.set_content(ctx_.config_yaml, "text/plain; charset=utf-8");
@@ -205,7 +206,7 @@ class HttplibServer final : public HttpEndpoint {
   std::int64_t last_offer_ns_ = 0;  // writer thread only
 
   std::mutex snapshot_mutex_;
-  StatsSnapshot last_snapshot_, previous_snapshot_;
+  RunSnapshot last_snapshot_, previous_snapshot_;
 };
 
 }  // namespace
