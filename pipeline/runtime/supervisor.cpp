@@ -22,8 +22,14 @@ constexpr std::chrono::milliseconds kMaxBackoff{2000};
 
 }  // namespace
 
-Supervisor::Supervisor(const PipelineConfig& config, Segment& segment, RunStats& stats, Hooks hooks)
-    : config_(config), segment_(segment), stats_(stats), hooks_(std::move(hooks)), log_(get_logger("supervisor")) {
+Supervisor::Supervisor(const PipelineConfig& config, Segment& segment, RunStats& stats, Hooks hooks,
+                       WorkerCommand command)
+    : config_(config),
+      segment_(segment),
+      stats_(stats),
+      hooks_(std::move(hooks)),
+      command_(std::move(command)),
+      log_(get_logger("supervisor")) {
   std::uint32_t control = 0;
   stages_ = std::vector<Stage>(config_.stages.size());
   retried_.assign(segment_.slot_count(), false);
@@ -70,7 +76,7 @@ void Supervisor::spawn(Stage& stage, Worker& w) {
   args.base_dir = config_base_dir(config_.file);
   w.in.emplace(segment_.in_ring(w.control));
   w.out.emplace(segment_.out_ring(w.control));
-  w.process.emplace(ChildProcess::spawn(worker_argv(args), {segment_.fd()}));
+  w.process.emplace(ChildProcess::spawn(command_(args), {segment_.fd()}));
   w.running = true;
   w.killed_as_hung = false;
   w.misbehaved = false;
@@ -239,9 +245,13 @@ void Supervisor::gate_put(Stage& stage, std::uint64_t order, std::uint32_t value
 
 void Supervisor::enter(Stage& stage, std::uint32_t slot) {
   stage_of_[slot] = static_cast<int>(stage.index);
-  // Under block the queue is bounded by the slots: a full pipeline stops capture.
-  if (stage.config->drop_policy != DropPolicy::kBlock &&
-      stage.pending.size() >= static_cast<std::size_t>(stage.config->queue)) {
+  // Under block the queue is bounded by the slots: a full pipeline stops capture. Under a drop
+  // policy, frames that arrived in the same turn wait here until the turn's dispatch: those a
+  // worker has room for go to it first, and only a frame that would still wait counts against the
+  // queue.
+  const auto full = [&] { return stage.pending.size() >= static_cast<std::size_t>(stage.config->queue); };
+  if (stage.config->drop_policy != DropPolicy::kBlock && full()) (void)dispatch(stage);
+  if (stage.config->drop_policy != DropPolicy::kBlock && full()) {
     if (stage.config->drop_policy == DropPolicy::kDropNewest) {
       deliver(slot, DropReason::kQueueFull);
       return;

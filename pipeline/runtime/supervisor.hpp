@@ -45,6 +45,7 @@
 #include "pipeline/core/logging.hpp"
 #include "pipeline/runtime/run_stats.hpp"
 #include "pipeline/runtime/segment.hpp"
+#include "pipeline/runtime/worker.hpp"
 
 namespace cvpipe {
 
@@ -63,7 +64,12 @@ class Supervisor {
     std::function<void(int exit_code, const std::string& message)> fatal;
   };
 
-  Supervisor(const PipelineConfig& config, Segment& segment, RunStats& stats, Hooks hooks);
+  // The argv that starts a worker process with `args`: `cvpipe --worker ...` (worker_argv()). A
+  // test starts its own binary in the worker's place, running the same worker_main().
+  using WorkerCommand = std::function<std::vector<std::string>(const WorkerArgs&)>;
+
+  Supervisor(const PipelineConfig& config, Segment& segment, RunStats& stats, Hooks hooks,
+             WorkerCommand command = worker_argv);
   ~Supervisor();
   Supervisor(const Supervisor&) = delete;
   Supervisor& operator=(const Supervisor&) = delete;
@@ -151,6 +157,7 @@ class Supervisor {
   Segment& segment_;
   RunStats& stats_;
   Hooks hooks_;
+  WorkerCommand command_;
   std::vector<Stage> stages_;
   std::vector<std::uint64_t> exited_busy_ns_;
   std::atomic<bool> child_exited_{false};
