@@ -17,6 +17,10 @@ OpChain::OpChain(const std::vector<OpEntry>& ops, const FrameFormat& input) : in
     if (!r.error.empty())
       throw std::runtime_error(entry.path + ": " + entry.spec.name + " cannot take " + formats_.back().describe() +
                                ": " + r.error);
+    // In place, it writes over its input: its output is the same frame.
+    if (entry.spec.in_place && r.format != formats_.back())
+      throw std::runtime_error(entry.path + ": " + entry.spec.name + " works in place but turns " +
+                               formats_.back().describe() + " into " + r.format.describe());
     formats_.push_back(r.format);
     names_.push_back(entry.spec.name);
     in_place_.push_back(entry.spec.in_place);
@@ -36,7 +40,12 @@ Status OpChain::open() {
     }
     if (!s) {
       // Close what was opened, as if the chain had never started.
-      for (std::size_t j = 0; j < i; ++j) ops_[j]->close();
+      for (std::size_t j = 0; j < i; ++j) {
+        try {
+          ops_[j]->close();
+        } catch (...) {
+        }
+      }
       return Status::error("op " + names_[i] + " failed to open: " + s.message());
     }
   }

@@ -78,7 +78,8 @@ double interval_seconds(const RunSnapshot& last, const RunSnapshot& now) {
 }
 
 double busy_share(std::uint64_t busy_ns_in_interval, double interval_s, int workers) {
-  return std::min(1.0, static_cast<double>(busy_ns_in_interval) / (interval_s * 1e9 * std::max(1, workers)));
+  return std::min(1.0, static_cast<double>(busy_ns_in_interval) /
+                           (std::max(interval_s, 1e-9) * 1e9 * std::max(1, workers)));
 }
 
 double stage_busy_share(const RunSnapshot& last, const RunSnapshot& now, std::size_t s) {
