@@ -1,7 +1,8 @@
-// cvpipe: the command line. run | validate | ops, and the hidden worker mode.
+// cvpipe: the command line. run | validate | ops | sources | sinks, and the hidden worker mode.
 //
 // Exit codes (sysexits.h): 0 success, 64 bad command line, 66 input cannot be opened or read,
-// 70 internal error, 73 output cannot be created or written, 78 config error.
+// 69 a service the run needs is unavailable (http.listen taken), 70 internal error, 73 output
+// cannot be created or written, 78 config error.
 #include <malloc.h>
 
 #include <opencv2/core/utils/logger.hpp>
@@ -14,9 +15,9 @@
 #include <system_error>
 #include <vector>
 
+#include "app/reference.hpp"
 #include "pipeline/config/pipeline_config.hpp"
 #include "pipeline/core/errors.hpp"
-#include "pipeline/ops/op_registry.hpp"
 #include "pipeline/runtime/daemon.hpp"
 #include "pipeline/runtime/signals.hpp"
 #include "pipeline/runtime/http_endpoint.hpp"
@@ -41,8 +42,9 @@ usage:
       --stats-json FILE appends the periodic stats (log.stats_interval) to FILE as JSON lines.
   cvpipe validate CONFIG [--set KEY.PATH=VALUE]...
       Check the config exactly as `run` would before starting; print every error at once.
-  cvpipe ops
-      List every op with its parameters, defaults and an example.
+  cvpipe ops | sources | sinks [--markdown]
+      List every op (source type, sink type) with its parameters, defaults and an example;
+      --markdown writes the reference page (docs/ops.md, docs/sources.md, docs/sinks.md).
 
   --set stages.edges.workers=3    change one value without editing the file (repeatable);
                                   list items are chosen by their name or by index
@@ -57,6 +59,7 @@ struct Command {
   std::vector<std::string> overrides;
   bool inline_mode = false;
   std::string stats_json;
+  bool markdown = false;  // ops, sources, sinks: the reference page instead of the listing
 };
 
 bool parse_command(int argc, char** argv, Command& cmd, std::string& error) {
@@ -83,6 +86,8 @@ bool parse_command(int argc, char** argv, Command& cmd, std::string& error) {
       return false;
     } else if (arg == "--inline" && cmd.verb == "run") {
       cmd.inline_mode = true;
+    } else if (arg == "--markdown" && (cmd.verb == "ops" || cmd.verb == "sources" || cmd.verb == "sinks")) {
+      cmd.markdown = true;
     } else if (!arg.empty() && arg[0] != '-' && cmd.config.empty()) {
       cmd.config = arg;
     } else {
@@ -108,36 +113,6 @@ void print_config_errors(const ConfigException& e) {
 void quiet_library_logs() {
   setenv("OPENCV_FFMPEG_LOGLEVEL", "-8", 0);  // AV_LOG_QUIET; read when FFmpeg is first used
   if (!std::getenv("OPENCV_LOG_LEVEL")) cv::utils::logging::setLogLevel(cv::utils::logging::LOG_LEVEL_ERROR);
-}
-
-int list_ops() {
-  for (const OpInfo* op : OpRegistry::instance().all()) {
-    std::printf("%s: %s%s\n", op->name.c_str(), op->summary.c_str(), op->in_place ? " (in place)" : "");
-    ConfigDiagnostics diag("(describe)");
-    diag.start_describing();
-    ConfigReader reader(YAML::Node(YAML::NodeType::Map), "", diag);
-    (void)op->parse(reader);
-    if (diag.docs().empty()) std::printf("  parameters: none\n");
-    for (const ParamDoc& p : diag.docs()) {
-      std::string line = "  " + p.key + " (" + p.type;
-      if (!p.constraint.empty()) line += ", " + p.constraint;
-      line += p.required ? ", required)" : ")";
-      if (!p.default_text.empty()) line += " default " + p.default_text;
-      std::printf("%s\n", line.c_str());
-    }
-    std::printf("  example:\n");
-    std::string example = op->example;
-    std::size_t start = 0;
-    while (start < example.size()) {
-      const std::size_t end = example.find('\n', start);
-      const std::string line = example.substr(start, end == std::string::npos ? std::string::npos : end - start);
-      if (!line.empty()) std::printf("    %s\n", line.c_str());
-      if (end == std::string::npos) break;
-      start = end + 1;
-    }
-    std::printf("\n");
-  }
-  return kExitOk;
 }
 
 int run_or_validate(const Command& cmd) {
@@ -177,8 +152,8 @@ int run_or_validate(const Command& cmd) {
 int main(int argc, char** argv) {
   // OpenCV allocates frame-sized scratch buffers on every call (Canny's edge map, filter rows).
   // glibc serves blocks that large with mmap, or trims them off the heap top when freed, so each
-  // frame faulted its scratch memory in again: ~1000 page faults per 1080p frame, a third of a
-  // worker's CPU spent in the kernel. Keep freed memory for the next frame instead.
+  // frame would fault its scratch memory in again, page by page, in the kernel. Keep freed memory
+  // for the next frame instead.
   mallopt(M_MMAP_THRESHOLD, 256 << 20);
   mallopt(M_TRIM_THRESHOLD, 512 << 20);
 
@@ -213,7 +188,10 @@ int main(int argc, char** argv) {
     return kExitUsage;
   }
   try {
-    if (cmd.verb == "ops") return list_ops();
+    if (cmd.verb == "ops" || cmd.verb == "sources" || cmd.verb == "sinks") {
+      std::fputs(type_reference(cmd.verb, cmd.markdown).c_str(), stdout);
+      return kExitOk;
+    }
     if (cmd.verb == "run" || cmd.verb == "validate") return run_or_validate(cmd);
     std::fprintf(stderr, "cvpipe: unknown command \"%s\" (cvpipe --help shows the usage)\n", cmd.verb.c_str());
     return kExitUsage;

@@ -296,10 +296,12 @@ bool ConfigReader::scalar_or_fail(std::string_view key, const YAML::Node& n, std
 void ConfigReader::document(std::string_view key, std::string type, std::string default_text,
                             std::string constraint, bool required) {
   if (!describing()) return;
+  // A nested section's keys by their path from the described object: reconnect.delay.
+  const std::string path = key_path(key);
   auto& docs = diag_->docs();
   for (const auto& d : docs)
-    if (d.key == key) return;
-  docs.push_back({std::string(key), std::move(type), std::move(default_text), std::move(constraint), required});
+    if (d.key == path) return;
+  docs.push_back({path, std::move(type), std::move(default_text), std::move(constraint), required});
 }
 
 std::optional<std::int64_t> ConfigReader::integer_value(std::string_view key, const std::string& expected,
@@ -384,8 +386,9 @@ double ConfigReader::number(std::string_view key, double fallback, double min, d
 
 void ConfigReader::document_rule(std::string_view key, std::string_view rule) {
   if (!describing()) return;
+  const std::string path = key_path(key);
   for (ParamDoc& d : diag_->docs())
-    if (d.key == key) d.constraint += (d.constraint.empty() ? "" : "; ") + std::string(rule);
+    if (d.key == path) d.constraint += (d.constraint.empty() ? "" : "; ") + std::string(rule);
 }
 
 double ConfigReader::positive_number(std::string_view key, double fallback, double max) {
@@ -503,6 +506,16 @@ std::string ConfigReader::path_value(std::string_view key, std::string fallback)
   return resolve_path(string_value(key, "a path").value_or(fallback));
 }
 
+std::string ConfigReader::required_path(std::string_view key, std::string* given) {
+  if (describing()) {
+    document(key, "path", "", "relative to the config file", true);
+    return "";
+  }
+  std::string text = required_string(key);
+  if (given) *given = text;
+  return resolve_path(text);
+}
+
 std::string ConfigReader::resolve_path(const std::string& given) const {
   if (given.empty() || given[0] == '/' || diag_->base_dir().empty()) return given;
   return (std::filesystem::path(diag_->base_dir()) / given).lexically_normal().string();
@@ -540,6 +553,7 @@ std::string ConfigReader::choice(std::string_view key, std::string fallback,
 }
 
 ConfigReader ConfigReader::map(std::string_view key) {
+  document(key, "section", "", "", false);  // its keys follow as key.subkey
   const YAML::Node n = take(key, "a mapping (key: value lines)");
   return ConfigReader(n, key_path(key), *diag_, mark_of(key));
 }

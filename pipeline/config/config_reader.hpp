@@ -148,6 +148,8 @@ class ConfigReader {
   std::pair<int, int> integer_pair(std::string_view key, std::pair<int, int> fallback, int min, int max);
   // A file path: absolute, or relative to the document's base dir (ConfigDiagnostics::base_dir).
   std::string path_value(std::string_view key, std::string fallback);
+  // A required file path, resolved as path_value() does; `given`, if not null, gets it as written.
+  std::string required_path(std::string_view key, std::string* given = nullptr);
   // `given` as path_value() reads it: unchanged if absolute or empty, else relative to the base dir.
   std::string resolve_path(const std::string& given) const;
   // One of a fixed set of words.

@@ -1,31 +1,43 @@
 #pragma once
 // Helpers for op tests: parse an op from YAML text as a pipeline config would, make deterministic
-// frames, run an op the way the runner does, and compare frames.
+// frames, run an op the way the runner does, and compare frames. And for the conformance tests of
+// ops, sources and sinks: one case per registered type, a whole document parsed as `run` parses
+// it, a temporary folder.
 #include <gtest/gtest.h>
+#include <stdlib.h>
 #include <yaml-cpp/yaml.h>
 
 #include <opencv2/core.hpp>
 #include <opencv2/imgproc.hpp>
 
 #include <algorithm>
+#include <cctype>
 #include <cstdint>
+#include <filesystem>
+#include <functional>
 #include <optional>
+#include <set>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "pipeline/config/config_reader.hpp"
+#include "pipeline/config/pipeline_config.hpp"
 #include "pipeline/ops/op_registry.hpp"
 
 namespace cvpipe::test {
 
+// "file:line:col: path: message" lines, one per error.
+inline std::string errors_text(const std::vector<ConfigError>& errors) {
+  std::string out;
+  for (const auto& e : errors) out += e.to_string() + "\n";
+  return out;
+}
+
 struct ParsedOp {
   std::optional<OpSpec> spec;       // set only when the YAML parsed without errors
   std::vector<ConfigError> errors;  // sorted by position
-  std::string errors_text() const {
-    std::string out;
-    for (const auto& e : errors) out += e.to_string() + "\n";
-    return out;
-  }
+  std::string errors_text() const { return test::errors_text(errors); }
 };
 
 // Reads the first item of a YAML list such as "- op: canny\n  low: 10" as a pipeline does: "op"
@@ -126,6 +138,178 @@ inline ::testing::AssertionResult same_pixels(const cv::Mat& actual, const cv::M
   const double diff = cv::norm(actual, expected, cv::NORM_INF);
   if (diff != 0) return ::testing::AssertionFailure() << "max difference " << diff;
   return ::testing::AssertionSuccess();
+}
+
+// ---- Conformance tests: one case per registered type ---------------------------------------------
+
+// Every name in `registry`, hidden (test-only) entries included, sorted: the values of a
+// conformance suite, ::testing::ValuesIn(all_names(...)). gtest evaluates them when it registers
+// the suite's cases, in InitGoogleTest() (main), after static initialisation has filled the
+// registry; instantiated_cases() lets a test check that it did.
+template <class Info>
+std::vector<std::string> all_names(const NamedRegistry<Info>& registry) {
+  std::vector<std::string> names;
+  for (const Info* info : registry.all(true)) names.push_back(info->name);
+  return names;
+}
+
+// A type's name as a test name (`Ops/OpConformance.ExampleParsesWithoutErrors/gaussian_blur`):
+// gtest takes letters, digits and '_' only, so anything else becomes '_'.
+inline std::string case_name(const ::testing::TestParamInfo<std::string>& info) {
+  std::string name = info.param;
+  for (char& c : name)
+    if (!std::isalnum(static_cast<unsigned char>(c))) c = '_';
+  return name;
+}
+
+// The parameter names of the cases gtest registered for `test` of the instantiated `suite`
+// ("Ops/OpConformance", "ExampleParsesWithoutErrors"), whether a filter runs them or not.
+inline std::set<std::string> instantiated_cases(std::string_view suite, std::string_view test) {
+  std::set<std::string> names;
+  const std::string prefix = std::string(test) + "/";
+  const ::testing::UnitTest& unit = *::testing::UnitTest::GetInstance();
+  for (int i = 0; i < unit.total_test_suite_count(); ++i) {
+    const ::testing::TestSuite& s = *unit.GetTestSuite(i);
+    if (s.name() != suite) continue;
+    for (int j = 0; j < s.total_test_count(); ++j) {
+      const std::string name = s.GetTestInfo(j)->name();
+      if (name.rfind(prefix, 0) == 0) names.insert(name.substr(prefix.size()));
+    }
+  }
+  return names;
+}
+
+// What case_name() makes of every name of `registry`.
+template <class Info>
+std::set<std::string> case_names(const NamedRegistry<Info>& registry) {
+  std::set<std::string> names;
+  const std::vector<std::string> all = all_names(registry);
+  for (std::size_t i = 0; i < all.size(); ++i) names.insert(case_name({all[i], i}));
+  return names;
+}
+
+// A fresh folder under /tmp, removed with everything in it when this goes. Move-less: a test's own.
+class TempDir {
+ public:
+  TempDir() {
+    char pattern[] = "/tmp/cvpipe-test-XXXXXX";
+    if (::mkdtemp(pattern) == nullptr) ADD_FAILURE() << "mkdtemp failed";
+    else path_ = pattern;
+  }
+  ~TempDir() {
+    std::error_code ec;
+    if (!path_.empty()) std::filesystem::remove_all(path_, ec);
+  }
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+
+  const std::string& path() const noexcept { return path_; }
+  std::string file(const std::string& name) const { return path_ + "/" + name; }
+
+ private:
+  std::string path_;
+};
+
+struct ParsedConfig {
+  std::optional<PipelineConfig> config;  // set only when the document parsed without errors
+  std::vector<ConfigError> errors;       // sorted by position
+  std::string errors_text() const { return test::errors_text(errors); }
+};
+
+// Parses a whole document as `run` and `validate` do (nothing is opened), relative paths in it
+// relative to `base_dir`.
+inline ParsedConfig parse_document(const std::string& yaml, const std::string& base_dir) {
+  ParsedConfig result;
+  try {
+    result.config = parse_config_text(yaml, "test.yaml", base_dir, {});
+  } catch (const ConfigException& e) {
+    result.errors = e.errors();
+  }
+  return result;
+}
+
+// `text` with every line indented by `spaces`, each line ending in a newline.
+inline std::string indented(const std::string& text, int spaces) {
+  std::string out;
+  std::size_t start = 0;
+  while (start < text.size()) {
+    std::size_t end = text.find('\n', start);
+    if (end == std::string::npos) end = text.size();
+    out += std::string(static_cast<std::size_t>(spaces), ' ') + text.substr(start, end - start) + "\n";
+    start = end + 1;
+  }
+  return out;
+}
+
+// A mapping as block-style YAML text (comments are not kept).
+inline std::string yaml_text(const YAML::Node& node) {
+  YAML::Emitter out;
+  out << node;
+  return out.c_str();
+}
+
+// ---- Sections of a source or a sink ----------------------------------------------------------------
+
+// A type's example (a section's keys, as a document reads them) with `type: <name>`: a mapping, or
+// an undefined node (and a test failure) when the example is not one.
+inline YAML::Node example_section(const TypeInfo& info) {
+  YAML::Node section;
+  try {
+    section = load_yaml_document(info.example);
+  } catch (const YAML::Exception& e) {
+    ADD_FAILURE() << info.name << "'s example is not YAML: " << e.what() << "\n" << info.example;
+    return YAML::Node(YAML::NodeType::Undefined);
+  }
+  if (!section.IsMap()) {
+    ADD_FAILURE() << info.name << "'s example is not a mapping:\n" << info.example;
+    return YAML::Node(YAML::NodeType::Undefined);
+  }
+  section["type"] = info.name;
+  return section;
+}
+
+// The keys a section uses but `type`, a nested section's by their path in it: url, reconnect.delay.
+inline std::vector<std::string> key_paths(const YAML::Node& section, const std::string& prefix = "") {
+  std::vector<std::string> keys;
+  for (const auto& kv : section) {
+    const std::string key = prefix + kv.first.Scalar();
+    if (key == "type") continue;
+    if (kv.second.IsMap()) {
+      for (std::string& inner : key_paths(kv.second, key + ".")) keys.push_back(std::move(inner));
+    } else {
+      keys.push_back(key);
+    }
+  }
+  return keys;
+}
+
+// The keys describe mode documents for `parse` (what `cvpipe ops`, `sources` and `sinks` list),
+// each once, with a type; a test failure for each that is not.
+template <class Spec>
+std::set<std::string> documented_keys(const std::function<Spec(ConfigReader&)>& parse) {
+  std::set<std::string> documented;
+  std::vector<ParamDoc> docs;
+  try {
+    docs = describe_params([&](ConfigReader& r) { (void)parse(r); });
+  } catch (const std::exception& e) {
+    ADD_FAILURE() << "describe mode threw: " << e.what();
+  }
+  for (const ParamDoc& d : docs) {
+    EXPECT_FALSE(d.type.empty()) << d.key;
+    EXPECT_TRUE(documented.insert(d.key).second) << "documented twice: " << d.key;
+  }
+  return documented;
+}
+
+// A document: `before`, then `name:` with `section` and `extra` (lines "key: value") in it, then
+// `after`. `extra_line` is set to the 1-based line of the first extra line.
+inline std::string document_with_section(const std::string& before, const std::string& name,
+                                         const YAML::Node& section, const std::vector<std::string>& extra,
+                                         const std::string& after, int* extra_line = nullptr) {
+  std::string text = before + name + ":\n" + indented(yaml_text(section), 2);
+  if (extra_line) *extra_line = static_cast<int>(std::count(text.begin(), text.end(), '\n')) + 1;
+  for (const std::string& line : extra) text += "  " + line + "\n";
+  return text + after;
 }
 
 }  // namespace cvpipe::test

@@ -181,8 +181,8 @@ class FileSource final : public Source {
 SourceSpec parse_file_source(ConfigReader& r) {
   SourceSpec spec;
   spec.type = "file";
-  const std::string given = r.required_string("path");
-  const std::string path = r.resolve_path(given);
+  std::string given;
+  const std::string path = r.required_path("path", &given);
   if (!given.empty() && !r.describing()) {
     std::error_code ec;
     const auto status = std::filesystem::status(path, ec);

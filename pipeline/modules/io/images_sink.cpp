@@ -129,8 +129,8 @@ std::string parse_pattern(const std::string& path, FilePattern& out) {
 }
 
 SinkSpec parse_images_sink(ConfigReader& r) {
-  const std::string given = r.required_string("path");
-  const std::string path = r.resolve_path(given);
+  std::string given;
+  const std::string path = r.required_path("path", &given);
   FilePattern pattern;
   if (!given.empty()) {
     if (const std::string error = parse_pattern(path, pattern); !error.empty())

@@ -188,7 +188,7 @@ class VideoSink final : public Sink {
 };
 
 SinkSpec parse_video_sink(ConfigReader& r) {
-  const std::string path = r.resolve_path(r.required_string("path"));
+  const std::string path = r.required_path("path");
   std::string fourcc = r.string("fourcc", "mp4v");
   if (fourcc.size() != 4 && !r.describing()) {
     r.fail("fourcc", "expected four characters (e.g. mp4v, MJPG, XVID), got \"" + fourcc + "\"");
