@@ -12,8 +12,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <opencv2/videoio.hpp>
-
 #include <cerrno>
 #include <charconv>
 #include <cmath>
@@ -22,6 +20,7 @@
 
 #include "pipeline/core/errors.hpp"
 #include "pipeline/core/logging.hpp"
+#include "pipeline/modules/io/capture_source.hpp"
 #include "pipeline/modules/io/reconnecting_source.hpp"
 
 namespace cvpipe {
@@ -52,7 +51,7 @@ std::string fourcc_text(double value) {
   return text;
 }
 
-class CameraSource final : public Source {
+class CameraSource final : public CaptureSource {
  public:
   explicit CameraSource(const CameraParams& p) : p_(p) {
     const std::string device = p_.device();
@@ -81,12 +80,9 @@ class CameraSource final : public Source {
     if (p_.fps) cap_.set(cv::CAP_PROP_FPS, *p_.fps);
     cap_.set(cv::CAP_PROP_BUFFERSIZE, kCameraBuffers);
 
-    if (!cap_.read(first_) || first_.empty())
-      throw InputError("cannot read camera " + device + ": it opened but gave no frame");
-    first_ms_ = cap_.get(cv::CAP_PROP_POS_MSEC);
-    format_ = FrameFormat{first_.cols, first_.rows, first_.type()};
+    if (!read_first_frame()) throw InputError("cannot read camera " + device + ": it opened but gave no frame");
     const double granted_fps = cap_.get(cv::CAP_PROP_FPS);
-    if (granted_fps > 0 && granted_fps < 1000) fps_ = granted_fps;
+    fps_ = granted_fps > 0 && granted_fps < 1000 ? granted_fps : 30;  // 30 when the driver tells none
     const std::string granted_fourcc = fourcc_text(cap_.get(cv::CAP_PROP_FOURCC));
 
     auto log = get_logger("source");
@@ -101,42 +97,10 @@ class CameraSource final : public Source {
     }
   }
 
-  FrameFormat format() const override { return format_; }
-  double fps() const override { return fps_; }
-
-  Read read(cv::Mat& into, FrameMeta& meta, std::string& error) override {
-    if (!first_.empty()) {
-      first_.copyTo(into);
-      first_.release();
-      meta.pts_us = clock_.pts_us(first_ms_);
-      return Read::kFrame;
-    }
-    uchar* const target = into.data;
-    if (!cap_.grab()) {
-      error = "the camera stopped delivering frames (unplugged?)";
-      return Read::kError;
-    }
-    if (!cap_.retrieve(into) || into.empty()) {
-      error = "a frame could not be decoded";
-      return Read::kError;
-    }
-    if (into.data != target) {
-      error = "its frames changed to " + std::to_string(into.cols) + "x" + std::to_string(into.rows) + " from " +
-              format_.describe();
-      return Read::kError;
-    }
-    meta.pts_us = clock_.pts_us(cap_.get(cv::CAP_PROP_POS_MSEC));
-    return Read::kFrame;
-  }
-
  private:
+  std::string grab_failed(double) const override { return "the camera stopped delivering frames (unplugged?)"; }
+
   CameraParams p_;
-  cv::VideoCapture cap_;
-  FrameFormat format_;
-  double fps_ = 30;
-  cv::Mat first_;  // read by the constructor, not yet handed out
-  double first_ms_ = 0;
-  LiveClock clock_;
 };
 
 // device: an index (0 is /dev/video0) or a path.

@@ -22,6 +22,7 @@
 
 #include "pipeline/core/errors.hpp"
 #include "pipeline/core/logging.hpp"
+#include "pipeline/modules/io/capture_source.hpp"
 #include "pipeline/modules/io/reconnecting_source.hpp"
 
 namespace cvpipe {
@@ -59,7 +60,7 @@ std::string seconds_text(double s) {
 
 int to_ms(double seconds) { return std::max(1, static_cast<int>(std::lround(seconds * 1000.0))); }
 
-class UrlSource final : public Source {
+class UrlSource final : public CaptureSource {
  public:
   explicit UrlSource(const UrlParams& p) : p_(p) {
     const std::vector<int> params{cv::CAP_PROP_OPEN_TIMEOUT_MSEC, to_ms(p_.open_timeout_s),
@@ -73,14 +74,12 @@ class UrlSource final : public Source {
     }
     // The first frame gives the true frame size and proves frames arrive; the first read() hands it out.
     const auto reading = Clock::now();
-    if (!cap_.read(first_) || first_.empty()) {
+    if (!read_first_frame()) {
       throw InputError("cannot read stream " + p_.shown + ": " +
                        (elapsed_s(reading) >= 0.9 * p_.read_timeout_s
                             ? "no frame within read_timeout=" + seconds_text(p_.read_timeout_s)
                             : "it ended before its first frame"));
     }
-    first_ms_ = cap_.get(cv::CAP_PROP_POS_MSEC);
-    format_ = FrameFormat{first_.cols, first_.rows, first_.type()};
     const double reported = cap_.get(cv::CAP_PROP_FPS);
     if (p_.fps) {
       fps_ = *p_.fps;
@@ -92,47 +91,15 @@ class UrlSource final : public Source {
     }
   }
 
-  FrameFormat format() const override { return format_; }
-  double fps() const override { return fps_; }
-
-  Read read(cv::Mat& into, FrameMeta& meta, std::string& error) override {
-    if (!first_.empty()) {
-      first_.copyTo(into);
-      first_.release();
-      meta.pts_us = clock_.pts_us(first_ms_);
-      return Read::kFrame;
-    }
-    uchar* const target = into.data;
-    const auto started = Clock::now();
-    if (!cap_.grab()) {
-      error = elapsed_s(started) >= 0.9 * p_.read_timeout_s
-                  ? "no frame within read_timeout=" + seconds_text(p_.read_timeout_s)
-                  : "the stream ended";
-      return Read::kError;
-    }
-    if (!cap_.retrieve(into) || into.empty()) {
-      error = "a frame could not be decoded";
-      return Read::kError;
-    }
-    if (into.data != target) {
-      error = "its frames changed to " + std::to_string(into.cols) + "x" + std::to_string(into.rows) + " from " +
-              format_.describe();
-      return Read::kError;
-    }
-    meta.pts_us = clock_.pts_us(cap_.get(cv::CAP_PROP_POS_MSEC));
-    return Read::kFrame;
-  }
-
  private:
   static double elapsed_s(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
 
+  std::string grab_failed(double waited_s) const override {
+    return waited_s >= 0.9 * p_.read_timeout_s ? "no frame within read_timeout=" + seconds_text(p_.read_timeout_s)
+                                               : "the stream ended";
+  }
+
   UrlParams p_;
-  cv::VideoCapture cap_;
-  FrameFormat format_;
-  double fps_ = 25;
-  cv::Mat first_;  // read by the constructor, not yet handed out
-  double first_ms_ = 0;
-  LiveClock clock_;
 };
 
 SourceSpec parse_url_source(ConfigReader& r) {

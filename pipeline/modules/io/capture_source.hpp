@@ -1,0 +1,40 @@
+#pragma once
+// CaptureSource: what the live sources read through OpenCV's cv::VideoCapture (camera, url) share.
+// The type's constructor opens cap_ and calls read_first_frame(), whose frame tells the size;
+// read() hands that frame out first, then grabs each next one and decodes it straight into the
+// slot. A frame whose size changed (the stream reconfigured) is an error, for ReconnectingSource
+// to open the source again.
+//
+// Capture thread only.
+#include <opencv2/videoio.hpp>
+
+#include <string>
+
+#include "pipeline/modules/io/reconnecting_source.hpp"
+#include "pipeline/runtime/source.hpp"
+
+namespace cvpipe {
+
+class CaptureSource : public Source {
+ public:
+  FrameFormat format() const override { return format_; }
+  double fps() const override { return fps_; }
+  Read read(cv::Mat& into, FrameMeta& meta, std::string& error) final;
+
+ protected:
+  // Reads the first frame from the open cap_ and sets format_; false if none came.
+  bool read_first_frame();
+  // Why grab() returned no frame, after waiting `waited_s` seconds for it.
+  virtual std::string grab_failed(double waited_s) const = 0;
+
+  cv::VideoCapture cap_;
+  FrameFormat format_;
+  double fps_ = 25;
+
+ private:
+  cv::Mat first_;  // read by read_first_frame(), not yet handed out
+  double first_ms_ = 0;
+  LiveClock clock_;
+};
+
+}  // namespace cvpipe
