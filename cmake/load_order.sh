@@ -3,10 +3,9 @@
 # resolves it), one path per line, those with the most symbol relocations first. cvpipe-io.so is
 # linked with this list before its own libraries, so that its DT_NEEDED, and with it the order in
 # which the dynamic loader searches its closure for each symbol, puts first the libraries whose
-# symbols are looked up most (mostly by themselves: libgdal alone binds 48k of its own). The set
-# of libraries loaded does not change, only the search order: the loader's symbol search then
-# stops after ~48 libraries on average instead of ~110, which takes ~45 ms off the start-up
-# (see CMakeLists.txt).
+# symbols are looked up most (mostly by themselves: libgdal binds tens of thousands of its own).
+# The set of libraries loaded does not change, only the search order: the loader's search for a
+# symbol then ends about twice as soon (see CMakeLists.txt).
 set -eu
 module=$1
 out=$2

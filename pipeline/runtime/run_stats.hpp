@@ -34,7 +34,7 @@ const char* drop_reason_name(DropReason r);
 // taken during a run is approximate by a few frames, never torn).
 class LatencyHistogram {
   // Buckets of 1/32 octave (2.2% wide) from 1 µs to about 1100 s: a percentile is its bucket's
-  // upper edge, so it reads at most 2.2% above the true value (1/8 octave read up to 9% above).
+  // upper edge, so it reads at most 2.2% above the true value.
   static constexpr int kSubBuckets = 32;
   static constexpr int kBuckets = 30 * kSubBuckets;
 

@@ -209,12 +209,11 @@ int worker_main(const WorkerArgs& args) {
       segment.header().router_bell.ring();
       // Below the daemon from now on, so that when the cores are full its capture thread gets one
       // first: the pipeline can only run as fast as frames come in. Not before this first frame:
-      // while the capture fills the slots at start-up, a lowered worker would get a tenth of a
-      // core, and the first frame out would wait for the burst (1080p light chain: ~60 ms).
-      // Nor while its frames are short: a worker that gives its core back within a millisecond
-      // never holds the capture up for long, and once lowered, the scheduler lets it wait behind
-      // the daemon's threads each time it is woken (no-op chain, 2 cores: the hop's p99 was
-      // 128-570 µs at nice 10 against 52-70 at 0, same fps).
+      // while the capture fills the slots at start-up, a lowered worker would get a fraction of a
+      // core, and the first frame out would wait for that burst. Nor while its frames are short:
+      // a worker that gives its core back within a millisecond never holds the capture up for
+      // long, and once lowered, the scheduler lets it wait behind the daemon's threads each time
+      // it is woken, which would lengthen every hop for nothing.
       if (!lowered && previous_end - start >= kLowerAfterOpsNs) {
         lowered = true;
         if (const std::string error = lower_priority(args.nice); !error.empty())

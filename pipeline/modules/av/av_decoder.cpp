@@ -46,8 +46,7 @@ int rotation_of(const AVStream* stream) {
 // Whether the container's header told everything this decoder reads of the stream: that there
 // is a video stream, its codec, size, average frame rate and frame count (MP4/MOV and AVI do).
 // FFmpeg's stream analysis (avformat_find_stream_info), which OpenCV always runs, decodes the
-// first frames to learn what a header leaves out: ~27 ms at 1080p H.264, on the way to the first
-// frame. It only fills in what is missing, so where nothing is, the frames, their times, the rate
+// first frames to learn what a header leaves out, on the way to the first frame. It only fills in what is missing, so where nothing is, the frames, their times, the rate
 // and the count are the same without it.
 bool header_tells_all(const AVFormatContext* format) {
   const int index = first_video_stream(format);
@@ -257,8 +256,8 @@ int AvDecoder::receive_status() {
 }
 
 // The decoder hands out its first frame only once it has decoded as many more as the stream may
-// show before it (H.264 with B-frames: 4-6 packets; ~45 ms at 1080p against ~20 for the first
-// alone), and that is on the way to the first frame written. Where the first packet is a key
+// show before it (H.264 with B-frames: 4-6 packets, about twice the time of the first alone), and
+// that is on the way to the first frame written. Where the first packet is a key
 // frame shown before every packet after it up to the deepest reordering H.264 allows (16), it is
 // the first frame shown, and an intra frame decodes to the same pixels alone: a decoder of its
 // own decodes it, and the main decoder's copy of it is left out when it comes.
@@ -360,7 +359,7 @@ void keep_buffer(void*, std::uint8_t*) {}  // the caller's frame: not swscale's 
 }  // namespace
 
 // The conversion of retrieve(), its shown rows written straight into `into` instead of a frame of
-// the coded size copied from (at 1080p: 0.9 ms a frame instead of 1.5). Only where the bytes are
+// the coded size copied from (a copy of every frame saved). Only where the bytes are
 // known to be the same and swscale keeps within the frame: 8-bit 4:2:0, which it converts row by
 // row, at a width that is a multiple of 16, into a frame of the shown size with rows of exactly its
 // width. Its SSSE3 code writes 16 pixels at a time: at a width that is a multiple of 8 only, each

@@ -21,7 +21,7 @@
 //   the decoder at the end of the file (OpenCV 4.6 says 0 for those);
 // - FFmpeg's stream analysis, which decodes the first frames, is skipped when the container's
 //   header already gives the size, rate and count, as MP4 and AVI do: the same frames, the first
-//   ~27 ms sooner at 1080p.
+//   one sooner.
 #pragma once
 
 #include <opencv2/core.hpp>
