@@ -25,8 +25,9 @@ line), and "steady efficiency" divides it by cores / row 1's CPU per frame witho
 (the CPU of `cvpipe validate` on the same config, which loads, opens and decodes the first frame).
 For cvpipe it also reports the time to the first frame written, the shared segment's size against
 slots x buffers x frame bytes, and each worker's private memory (the segment left out).
-Prints a Markdown table and writes it with a CSV beside it (--out, default build/bench).
-Figures are reported, never asserted: this is not a test.
+Prints a Markdown table and writes it with a CSV, the run's figures as JSON and a chart (PNG)
+beside it (--out, default build/bench); --publish also puts them into docs/performance.md and
+docs/performance/. Figures are reported, never asserted: this is not a test.
 """
 import argparse
 import csv
@@ -538,7 +539,15 @@ def main():
     ap.add_argument("--smoke", action="store_true",
                     help="a few frames, one run, one size and chain: checks every runner works (a failing peer "
                          "ends it, where a full run reports the peer failed and goes on)")
+    ap.add_argument("--publish", action="store_true",
+                    help="after the run, put its table into docs/performance.md and its headline ratios into "
+                         "README.md (between their bench markers), and its figures and chart into docs/performance/")
+    ap.add_argument("--check-docs", action="store_true",
+                    help="measure nothing: fail if docs/performance.md's table or README.md's headline is not what "
+                         "docs/performance/bench.json renders to")
     args = ap.parse_args()
+    if args.check_docs:
+        sys.exit(check_docs())
     taken = {name for name, _ in PY_PEERS} | {GST_ROW}
     for name, _ in args.peer:
         if name in taken:
@@ -656,7 +665,11 @@ def main():
         shutil.rmtree(work, ignore_errors=True)
 
     machine = f"{platform.processor() or platform.machine()}, {cores} cores, " + cpu_model()
-    write_report(rows, extra, machine, args.out)
+    report = {"date": time.strftime("%Y-%m-%d"), "machine": machine, "runs": args.runs,
+              "rows": [{k: r.get(k) for k in ROW_FIELDS} for r in rows], "extra": extra}
+    write_report(report, args.out)
+    if args.publish:
+        publish(args.out)
     failed = [r for r in rows if r.get("failed")]
     if failed:
         log(f"bench: {len(failed)} row{'s' if len(failed) > 1 else ''} failed (why: under the table); the rest were measured")
@@ -677,19 +690,22 @@ def figure(v, fmt):
     return "" if v != v else format(v, fmt)  # NaN: not measured for this row
 
 
-def write_report(rows, extra, machine, out):
-    header = ["size", "chain", "row", "fps", "steady_fps", "cpu_ms_per_frame", "peak_pss_mb", "efficiency",
+# What a row of the report keeps (bench.json; NaN where a figure was not measured).
+ROW_FIELDS = ["size", "chain", "row", "fps", "steady_fps", "cpu_ms_per_frame", "peak_pss_mb", "efficiency",
               "steady_efficiency", "failed"]
-    with open(os.path.join(out, "bench.csv"), "w", newline="") as f:
-        w = csv.writer(f)
-        w.writerow(header)
-        for r in rows:
-            w.writerow([r["size"], r["chain"], r["row"], figure(r["fps"], ".1f"), figure(r["steady_fps"], ".1f"),
-                        figure(r["cpu_ms_per_frame"], ".2f"), figure(r["peak_pss_mb"], ".0f"), figure(r["efficiency"], ".2f"),
-                        figure(r["steady_efficiency"], ".2f"), r.get("failed", "")])
-    lines = [f"Machine: {machine}. Median of the runs. fps: the whole process, start-up included; steady fps: from "
-             "the first frame out to the last. efficiency = fps / (cores / CPU s per frame of the --inline row); "
-             "steady efficiency = steady fps / (cores / that row's CPU s per frame without its start-up).", "",
+DOCS_PAGE = os.path.join(ROOT, "docs", "performance.md")
+DOCS_DIR = os.path.join(ROOT, "docs", "performance")
+TABLE_BEGIN, TABLE_END = "<!-- bench-table:begin -->", "<!-- bench-table:end -->"
+
+
+def render_markdown(report):
+    """The run as Markdown: the table, then the figures outside it. What bench.md holds and what
+    docs/performance.md shows between its markers."""
+    rows, extra = report["rows"], report["extra"]
+    lines = [f"Run of {report['date']}, {report['runs']} rounds, on {report['machine']}. Median of the runs. fps: the "
+             "whole process, start-up included; steady fps: from the first frame out to the last. efficiency = fps / "
+             "(cores / CPU s per frame of the --inline row); steady efficiency = steady fps / (cores / that row's CPU "
+             "s per frame without its start-up).", "",
              "| size | chain | row | fps | steady fps | CPU ms/frame | peak PSS MB | efficiency | steady efficiency |",
              "|---|---|---|---:|---:|---:|---:|---:|---:|"]
     for r in rows:
@@ -716,10 +732,145 @@ def write_report(rows, extra, machine, out):
                   if mapped > 0 else "the run was too short to sample its memory")
         chains = " and ".join(dict.fromkeys(r["chain"] for r in rows if r["size"] == size and r["chain"] != "no-op"))
         lines.append(f"- {size} {chains}: {memory}")
-    text = "\n".join(lines) + "\n"
+    return "\n".join(lines) + "\n"
+
+
+README = os.path.join(ROOT, "README.md")
+HEADLINE_BEGIN, HEADLINE_END = "<!-- bench-headline:begin -->", "<!-- bench-headline:end -->"
+# The README's columns: cvpipe with 2 workers against each of these rows (their names' start).
+HEADLINE_PEERS = [("vs OpenCV loop in Python", "OpenCV loop in Python"), ("vs GStreamer", "GStreamer"),
+                  ("vs Python `Pool.imap`", "Python multiprocessing Pool.imap"),
+                  ("vs Python with shared memory", "Python multiprocessing, shared-memory slots")]
+
+
+def render_headline(report):
+    """The README's table: cvpipe with 2 workers against the others, a ratio of fps each, and its
+    efficiency beside the machine's ceiling's."""
+    lines = [f"From `tests/bench/run` on {report['date']}, on {report['machine']}:", "",
+             "| clip, chain | " + " | ".join(title for title, _ in HEADLINE_PEERS) + " | efficiency (ceiling's) |",
+             "|---|" + "---:|" * (len(HEADLINE_PEERS) + 1)]
+    groups = dict.fromkeys((r["size"], r["chain"]) for r in report["rows"] if r["chain"] != "no-op")
+    for size, chain in groups:
+        rows = [r for r in report["rows"] if r["size"] == size and r["chain"] == chain]
+        ours = next((r for r in rows if r["row"] == "cvpipe 2 workers"), None)
+        if not ours:
+            continue
+        cells = []
+        for _, start in HEADLINE_PEERS:
+            peer = next((r for r in rows if r["row"].startswith(start) and not r.get("failed")), None)
+            cells.append(f"{ours['fps'] / peer['fps']:.2f}x" if peer and peer["fps"] == peer["fps"] else "—")
+        ceiling = next((r for r in rows if "ceiling" in r["row"]), None)
+        cells.append(f"{figure(ours['efficiency'], '.2f')} ({figure(ceiling['efficiency'], '.2f') if ceiling else '—'})")
+        lines.append(f"| {size}, {chain} | " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def short_name(row):
+    """A row's name as the chart's axis shows it."""
+    name = row.replace(", one decoder thread each (the machine's ceiling)", " (ceiling)")
+    name = name.replace("OpenCV loop in Python, OpenCV threads on", "OpenCV loop (Python)")
+    name = name.replace("Python multiprocessing", "Python mp")
+    name = name.replace(", 1 OpenCV thread", "")
+    return name
+
+
+def draw_chart(report, path):
+    """Frames a second per row, one panel per size and chain, the machine's ceiling marked."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    groups = list(dict.fromkeys((r["size"], r["chain"]) for r in report["rows"] if r["chain"] != "no-op"))
+    columns = 2 if len(groups) > 1 else 1
+    lines = (len(groups) + columns - 1) // columns
+    fig, axes = plt.subplots(lines, columns, figsize=(7 * columns, 3.6 * lines), squeeze=False)
+    for ax, (size, chain) in zip(axes.flat, groups):
+        rows = [r for r in report["rows"] if r["size"] == size and r["chain"] == chain and r["fps"] == r["fps"]]
+        names = [short_name(r["row"]) for r in rows]
+        colours = ["#999999" if "ceiling" in r["row"] else "#1f77b4" if r["row"].startswith("cvpipe") else "#ff7f0e"
+                   for r in rows]
+        ax.barh(range(len(rows)), [r["fps"] for r in rows], color=colours)
+        ax.set_yticks(range(len(rows)), names, fontsize=8)
+        ax.invert_yaxis()
+        ceiling = next((r["fps"] for r in rows if "ceiling" in r["row"]), None)
+        if ceiling:
+            ax.axvline(ceiling, color="#444444", linestyle="--", linewidth=1)
+            ax.text(ceiling, len(rows) - 0.4, " ceiling", fontsize=8, color="#444444", va="bottom")
+        ax.set_title(f"{size}, {chain} chain", fontsize=10)
+        ax.set_xlabel("frames a second (whole process)", fontsize=8)
+        ax.tick_params(axis="x", labelsize=8)
+    for ax in list(axes.flat)[len(groups):]:
+        ax.axis("off")
+    fig.suptitle(f"cvpipe and the alternatives, {report['date']}, {report['machine']}", fontsize=10)
+    fig.tight_layout()
+    fig.savefig(path, dpi=90, metadata={"Software": None})
+    plt.close(fig)
+
+
+def write_report(report, out):
+    rows = report["rows"]
+    header = ROW_FIELDS
+    with open(os.path.join(out, "bench.csv"), "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(header)
+        for r in rows:
+            w.writerow([r["size"], r["chain"], r["row"], figure(r["fps"], ".1f"), figure(r["steady_fps"], ".1f"),
+                        figure(r["cpu_ms_per_frame"], ".2f"), figure(r["peak_pss_mb"], ".0f"), figure(r["efficiency"], ".2f"),
+                        figure(r["steady_efficiency"], ".2f"), r.get("failed", "") or ""])
+    with open(os.path.join(out, "bench.json"), "w") as f:
+        json.dump(report, f, indent=1, sort_keys=True)
+        f.write("\n")
+    text = render_markdown(report)
     with open(os.path.join(out, "bench.md"), "w") as f:
         f.write(text)
+    try:
+        draw_chart(report, os.path.join(out, "bench.png"))
+    except ImportError:
+        log("bench: no chart (python3-matplotlib is not installed)")
     print(text)
+
+
+def replace_between(page, begin_marker, end_marker, text):
+    """`page` with what is between the two markers replaced by `text`."""
+    begin, end = page.find(begin_marker), page.find(end_marker)
+    if begin < 0 or end < begin:
+        raise RuntimeError(f"no {begin_marker} ... {end_marker} section")
+    return page[:begin + len(begin_marker)] + "\n" + text + page[end:]
+
+
+# Where a run's renderings go: the page, its markers, and what writes between them.
+PUBLISHED = [(DOCS_PAGE, TABLE_BEGIN, TABLE_END, render_markdown), (README, HEADLINE_BEGIN, HEADLINE_END, render_headline)]
+
+
+def publish(out):
+    os.makedirs(DOCS_DIR, exist_ok=True)
+    for name in ("bench.json", "bench.png"):
+        if os.path.exists(os.path.join(out, name)):
+            shutil.copyfile(os.path.join(out, name), os.path.join(DOCS_DIR, name))
+    with open(os.path.join(out, "bench.json")) as f:
+        report = json.load(f)
+    for path, begin, end, render in PUBLISHED:
+        with open(path) as f:
+            page = f.read()
+        with open(path, "w") as f:
+            f.write(replace_between(page, begin, end, render(report)))
+    log(f"bench: published into {DOCS_PAGE}, {README} and {DOCS_DIR}")
+
+
+def check_docs():
+    with open(os.path.join(DOCS_DIR, "bench.json")) as f:
+        report = json.load(f)
+    for path, begin, end, render in PUBLISHED:
+        with open(path) as f:
+            page = f.read()
+        if replace_between(page, begin, end, render(report)) != page:
+            print(f"FAILED: {os.path.relpath(path, ROOT)} does not show what docs/performance/bench.json renders "
+                  "to between its markers; run tests/bench/run --publish (a new run), or mend the page")
+            return 1
+    if not os.path.exists(os.path.join(DOCS_DIR, "bench.png")):
+        print(f"FAILED: {DOCS_DIR}/bench.png, the chart of that run, is missing")
+        return 1
+    print("ok: docs/performance.md and README.md show docs/performance/bench.json")
+    return 0
 
 
 if __name__ == "__main__":
