@@ -312,4 +312,47 @@ inline std::string document_with_section(const std::string& before, const std::s
   return text + after;
 }
 
+// The conformance of a source's or a sink's section (`name`: "source", "sink"): a typo of its
+// first plain key (its last letter doubled) and a key like no other, added to `section` through
+// `document(section, extra, &first_extra_line)` and parsed in `base_dir`, are each an unknown key
+// at its own line, the typo with "did you mean" the real key.
+inline void expect_unknown_keys_reported(
+    const YAML::Node& section, const std::string& name, const std::string& base_dir,
+    const std::function<std::string(const YAML::Node&, const std::vector<std::string>&, int*)>& document) {
+  ASSERT_TRUE(section.IsMap());
+  std::string real;
+  for (const auto& kv : section)
+    if (kv.first.Scalar() != "type" && !kv.second.IsMap()) {
+      real = kv.first.Scalar();
+      break;
+    }
+  std::vector<std::string> extra;
+  if (!real.empty()) extra.push_back(real + real.back() + ": 1");
+  extra.push_back("zz_not_a_key: 1");
+  int line = 0;
+  const ParsedConfig parsed = parse_document(document(section, extra, &line), base_dir);
+  ASSERT_EQ(parsed.errors.size(), extra.size()) << parsed.errors_text();
+  if (!real.empty()) {
+    const ConfigError& typo = parsed.errors[0];
+    EXPECT_EQ(typo.path, name + "." + real + real.back());
+    EXPECT_EQ(typo.line, line);
+    EXPECT_NE(typo.message.find("unknown key"), std::string::npos) << typo.to_string();
+    EXPECT_NE(typo.message.find("did you mean \"" + real + "\""), std::string::npos) << typo.to_string();
+    ++line;
+  }
+  const ConfigError& unknown = parsed.errors.back();
+  EXPECT_EQ(unknown.path, name + ".zz_not_a_key");
+  EXPECT_EQ(unknown.line, line);
+  EXPECT_NE(unknown.message.find("unknown key"), std::string::npos) << unknown.to_string();
+}
+
+// A type is registered from its own file, <name>_<kind>.cpp, in a folder of pipeline/modules/.
+inline void expect_registered_from_own_file(const TypeInfo& info, const std::string& kind) {
+  const std::string file = info.file;
+  EXPECT_NE(file.find("pipeline/modules/"), std::string::npos) << file;
+  const std::string own = "/" + info.name + "_" + kind + ".cpp";
+  EXPECT_TRUE(file.size() > own.size() && file.compare(file.size() - own.size(), own.size(), own) == 0)
+      << file << " is not <module folder>" << own;
+}
+
 }  // namespace cvpipe::test

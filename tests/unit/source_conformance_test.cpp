@@ -300,42 +300,13 @@ TEST_P(SourceConformance, EveryDocumentedKeyIsAKeyOfTheSection) {
 }
 
 TEST_P(SourceConformance, UnknownKeyIsAnErrorNamingItWithASuggestion) {
-  const YAML::Node s = section();
-  ASSERT_TRUE(s.IsMap());
-  // A typo of the example's first plain key (a doubled last letter), and a word like no key.
-  std::string real;
-  for (const auto& kv : s)
-    if (kv.first.Scalar() != "type" && !kv.second.IsMap()) {
-      real = kv.first.Scalar();
-      break;
-    }
-  std::vector<std::string> extra;
-  if (!real.empty()) extra.push_back(real + real.back() + ": 1");
-  extra.push_back("zz_not_a_key: 1");
-  int line = 0;
-  const test::ParsedConfig parsed = parse_document(document_with_source(s, extra, &line), dir_.path());
-  ASSERT_EQ(parsed.errors.size(), extra.size()) << parsed.errors_text();
-  if (!real.empty()) {
-    const ConfigError& typo = parsed.errors[0];
-    EXPECT_EQ(typo.path, "source." + real + real.back());
-    EXPECT_EQ(typo.line, line);
-    EXPECT_NE(typo.message.find("unknown key"), std::string::npos) << typo.to_string();
-    EXPECT_NE(typo.message.find("did you mean \"" + real + "\""), std::string::npos) << typo.to_string();
-    ++line;
-  }
-  const ConfigError& unknown = parsed.errors.back();
-  EXPECT_EQ(unknown.path, "source.zz_not_a_key");
-  EXPECT_EQ(unknown.line, line);
-  EXPECT_NE(unknown.message.find("unknown key"), std::string::npos) << unknown.to_string();
+  test::expect_unknown_keys_reported(section(), "source", dir_.path(),
+                                     [](const YAML::Node& s, const std::vector<std::string>& extra, int* line) {
+                                       return document_with_source(s, extra, line);
+                                     });
 }
 
-TEST_P(SourceConformance, RegistersFromItsOwnFileInAModuleFolder) {
-  const std::string file = info().file;
-  EXPECT_NE(file.find("pipeline/modules/"), std::string::npos) << file;
-  const std::string own = "/" + info().name + "_source.cpp";
-  EXPECT_TRUE(file.size() > own.size() && file.compare(file.size() - own.size(), own.size(), own) == 0)
-      << file << " is not <module folder>" << own;
-}
+TEST_P(SourceConformance, RegistersFromItsOwnFileInAModuleFolder) { test::expect_registered_from_own_file(info(), "source"); }
 
 TEST_P(SourceConformance, OpensAndReadsAFrameOfExactlyItsFormatOrThrowsInputError) {
   const std::string document = document_with_source(section());

@@ -139,15 +139,9 @@ SourceSpec parse_camera_source(ConfigReader& r) {
   }
   p.reconnect = read_reconnect_policy(r);
 
-  SourceSpec spec;
-  spec.type = "camera";
-  spec.live = true;
-  spec.description = "camera " + p.device();
-  spec.open = [p, description = spec.description]() -> std::unique_ptr<Source> {
-    return std::make_unique<ReconnectingSource>(
-        description, [p]() -> std::unique_ptr<Source> { return std::make_unique<CameraSource>(p); }, p.reconnect);
-  };
-  return spec;
+  return reconnecting_source_spec("camera", "camera " + p.device(),
+                                  [p]() -> std::unique_ptr<Source> { return std::make_unique<CameraSource>(p); },
+                                  p.reconnect);
 }
 
 }  // namespace

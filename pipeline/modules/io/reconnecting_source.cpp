@@ -220,4 +220,16 @@ void ReconnectingSource::adopt_inner() {
   }
 }
 
+SourceSpec reconnecting_source_spec(std::string type, std::string description, ReconnectingSource::Opener open,
+                                    const ReconnectPolicy& policy) {
+  SourceSpec spec;
+  spec.type = std::move(type);
+  spec.live = true;
+  spec.description = std::move(description);
+  spec.open = [open = std::move(open), policy, description = spec.description]() -> std::unique_ptr<Source> {
+    return std::make_unique<ReconnectingSource>(description, open, policy);
+  };
+  return spec;
+}
+
 }  // namespace cvpipe

@@ -112,4 +112,9 @@ class ReconnectingSource final : public Source {
   std::atomic<std::uint64_t> reconnects_{0};
 };
 
+// The spec of a live source of type `type` that reconnects by `policy`; `open` opens one inner
+// source (throwing InputError when it cannot).
+SourceSpec reconnecting_source_spec(std::string type, std::string description, ReconnectingSource::Opener open,
+                                    const ReconnectPolicy& policy);
+
 }  // namespace cvpipe

@@ -114,15 +114,9 @@ SourceSpec parse_url_source(ConfigReader& r) {
   p.fps = r.optional_number("fps", 0.1, 1000);
   p.reconnect = read_reconnect_policy(r);
 
-  SourceSpec spec;
-  spec.type = "url";
-  spec.live = true;
-  spec.description = "url " + p.shown;
-  spec.open = [p, description = spec.description]() -> std::unique_ptr<Source> {
-    return std::make_unique<ReconnectingSource>(
-        description, [p]() -> std::unique_ptr<Source> { return std::make_unique<UrlSource>(p); }, p.reconnect);
-  };
-  return spec;
+  return reconnecting_source_spec("url", "url " + p.shown,
+                                  [p]() -> std::unique_ptr<Source> { return std::make_unique<UrlSource>(p); },
+                                  p.reconnect);
 }
 
 }  // namespace
