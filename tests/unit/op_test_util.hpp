@@ -312,13 +312,49 @@ inline std::string document_with_section(const std::string& before, const std::s
   return text + after;
 }
 
+// A whole document around a source's or a sink's section: `document(section, extra, &line)` puts
+// `extra` lines ("key: value") into the section and sets `line` to the first one's line.
+using SectionDocument = std::function<std::string(const YAML::Node&, const std::vector<std::string>&, int*)>;
+
+// Every key of a type's example section is one its parse function documents in describe mode.
+template <class Parse>
+void expect_example_keys_documented(const YAML::Node& example, const Parse& parse) {
+  ASSERT_TRUE(example.IsMap());
+  const std::set<std::string> documented = documented_keys(parse);
+  for (const std::string& key : key_paths(example))
+    EXPECT_TRUE(documented.count(key)) << "example key not documented: " << key
+                                       << " (documented: " << join(documented, ", ") << ")";
+}
+
+// What describe mode lists is what a user may write in the section (`cvpipe sources` shows it as
+// such): every documented key, added to `section`, is accepted.
+template <class Parse>
+void expect_documented_keys_accepted(YAML::Node section, const Parse& parse, const std::string& base_dir,
+                                     const SectionDocument& document) {
+  ASSERT_TRUE(section.IsMap());
+  const YAML::Node given = YAML::Clone(section);
+  for (const std::string& key : documented_keys(parse)) {
+    const std::size_t dot = key.find('.');
+    const std::string outer = key.substr(0, dot);
+    if (dot == std::string::npos) {
+      if (!given[key]) section[key] = "1";
+    } else if (!given[outer] || given[outer].IsMap()) {
+      // A section's own line ("reconnect") was given a value above: its keys make it a mapping.
+      if (!section[outer].IsMap()) section[outer] = YAML::Node(YAML::NodeType::Map);
+      section[outer][key.substr(dot + 1)] = "1";
+    }
+  }
+  const ParsedConfig parsed = parse_document(document(section, {}, nullptr), base_dir);
+  for (const ConfigError& e : parsed.errors)
+    EXPECT_EQ(e.message.find("unknown key"), std::string::npos) << "documented, but not a key: " << e.to_string();
+}
+
 // The conformance of a source's or a sink's section (`name`: "source", "sink"): a typo of its
 // first plain key (its last letter doubled) and a key like no other, added to `section` through
-// `document(section, extra, &first_extra_line)` and parsed in `base_dir`, are each an unknown key
-// at its own line, the typo with "did you mean" the real key.
-inline void expect_unknown_keys_reported(
-    const YAML::Node& section, const std::string& name, const std::string& base_dir,
-    const std::function<std::string(const YAML::Node&, const std::vector<std::string>&, int*)>& document) {
+// `document` and parsed in `base_dir`, are each an unknown key at its own line, the typo with
+// "did you mean" the real key.
+inline void expect_unknown_keys_reported(const YAML::Node& section, const std::string& name,
+                                         const std::string& base_dir, const SectionDocument& document) {
   ASSERT_TRUE(section.IsMap());
   std::string real;
   for (const auto& kv : section)

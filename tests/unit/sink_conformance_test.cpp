@@ -115,39 +115,21 @@ TEST_P(SinkConformance, SpecNamesItsTypeAndDescribesItself) {
   }
 }
 
+const test::SectionDocument sink_document = [](const YAML::Node& s, const std::vector<std::string>& extra, int* line) {
+  return document_with_sink(s, extra, line);
+};
+
 TEST_P(SinkConformance, DescribeModeDocumentsEveryKeyOfTheExample) {
-  const YAML::Node example = test::example_section(info());
-  ASSERT_TRUE(example.IsMap());
-  const std::set<std::string> documented = test::documented_keys(info().parse);
-  for (const std::string& key : test::key_paths(example))
-    EXPECT_TRUE(documented.count(key)) << "example key not documented: " << key
-                                       << " (documented: " << join(documented, ", ") << ")";
+  test::expect_example_keys_documented(test::example_section(info()), info().parse);
 }
 
-// What describe mode lists is what a user may write in the section: `cvpipe` shows it as such.
 TEST_P(SinkConformance, EveryDocumentedKeyIsAKeyOfTheSection) {
-  YAML::Node s = test::example_section(info());
-  ASSERT_TRUE(s.IsMap());
-  const YAML::Node& given = s;
-  for (const std::string& key : test::documented_keys(info().parse)) {
-    const std::size_t dot = key.find('.');
-    const std::string outer = key.substr(0, dot);
-    if (dot == std::string::npos) {
-      if (!given[key]) s[key] = "1";
-    } else if (!given[outer] || given[outer].IsMap()) {
-      s[outer][key.substr(dot + 1)] = "1";
-    }
-  }
-  const test::ParsedConfig parsed = parse_document(document_with_sink(s), dir_.path());
-  for (const ConfigError& e : parsed.errors)
-    EXPECT_EQ(e.message.find("unknown key"), std::string::npos) << "documented, but not a key: " << e.to_string();
+  test::expect_documented_keys_accepted(test::example_section(info()), info().parse, dir_.path(), sink_document);
 }
 
 TEST_P(SinkConformance, UnknownKeyIsAnErrorNamingItWithASuggestion) {
   test::expect_unknown_keys_reported(test::example_section(info()), "sink", dir_.path(),
-                                     [](const YAML::Node& s, const std::vector<std::string>& extra, int* line) {
-                                       return document_with_sink(s, extra, line);
-                                     });
+                                     sink_document);
 }
 
 TEST_P(SinkConformance, RegistersFromItsOwnFileInAModuleFolder) { test::expect_registered_from_own_file(info(), "sink"); }

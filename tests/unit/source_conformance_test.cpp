@@ -271,39 +271,21 @@ TEST_P(SourceConformance, SpecNamesItsTypeAndDescribesItself) {
   }
 }
 
+const test::SectionDocument source_document = [](const YAML::Node& s, const std::vector<std::string>& extra, int* line) {
+  return document_with_source(s, extra, line);
+};
+
 TEST_P(SourceConformance, DescribeModeDocumentsEveryKeyOfTheExample) {
-  const YAML::Node example = test::example_section(info());
-  ASSERT_TRUE(example.IsMap());
-  const std::set<std::string> documented = test::documented_keys(info().parse);
-  for (const std::string& key : test::key_paths(example))
-    EXPECT_TRUE(documented.count(key)) << "example key not documented: " << key
-                                       << " (documented: " << join(documented, ", ") << ")";
+  test::expect_example_keys_documented(test::example_section(info()), info().parse);
 }
 
-// What describe mode lists is what a user may write in the section: `cvpipe` shows it as such.
 TEST_P(SourceConformance, EveryDocumentedKeyIsAKeyOfTheSection) {
-  YAML::Node s = section();
-  ASSERT_TRUE(s.IsMap());
-  const YAML::Node& given = s;
-  for (const std::string& key : test::documented_keys(info().parse)) {
-    const std::size_t dot = key.find('.');
-    const std::string outer = key.substr(0, dot);
-    if (dot == std::string::npos) {
-      if (!given[key]) s[key] = "1";
-    } else if (!given[outer] || given[outer].IsMap()) {
-      s[outer][key.substr(dot + 1)] = "1";
-    }
-  }
-  const test::ParsedConfig parsed = parse_document(document_with_source(s), dir_.path());
-  for (const ConfigError& e : parsed.errors)
-    EXPECT_EQ(e.message.find("unknown key"), std::string::npos) << "documented, but not a key: " << e.to_string();
+  test::expect_documented_keys_accepted(section(), info().parse, dir_.path(), source_document);
 }
 
 TEST_P(SourceConformance, UnknownKeyIsAnErrorNamingItWithASuggestion) {
   test::expect_unknown_keys_reported(section(), "source", dir_.path(),
-                                     [](const YAML::Node& s, const std::vector<std::string>& extra, int* line) {
-                                       return document_with_source(s, extra, line);
-                                     });
+                                     source_document);
 }
 
 TEST_P(SourceConformance, RegistersFromItsOwnFileInAModuleFolder) { test::expect_registered_from_own_file(info(), "source"); }
