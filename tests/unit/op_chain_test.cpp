@@ -25,8 +25,9 @@ struct Calls {
 // An op whose frame work, open() result and format rule come from the test. Not registered.
 class TestOp final : public Op {
  public:
-  TestOp(ProcessFn process, Status open_result, Calls* calls)
-      : process_(std::move(process)), open_result_(std::move(open_result)), calls_(calls) {}
+  // Shares `calls` with the test: the op outlives the definitions it was made from.
+  TestOp(ProcessFn process, Status open_result, std::shared_ptr<Calls> calls)
+      : process_(std::move(process)), open_result_(std::move(open_result)), calls_(std::move(calls)) {}
   Status open() override {
     ++calls_->opens;
     return open_result_;
@@ -40,7 +41,7 @@ class TestOp final : public Op {
  private:
   ProcessFn process_;
   Status open_result_;
-  Calls* calls_;
+  std::shared_ptr<Calls> calls_;
 };
 
 FormatResult same_format(const FrameFormat& in) { return FormatResult::ok(in); }
@@ -64,7 +65,7 @@ OpEntry entry(const TestOpDef& def, std::string path) {
   spec.name = def.name;
   spec.in_place = def.in_place;
   spec.output_format = def.format;
-  spec.make = [def] { return std::make_unique<TestOp>(def.process, def.open_result, def.calls.get()); };
+  spec.make = [def] { return std::make_unique<TestOp>(def.process, def.open_result, def.calls); };
   return OpEntry{std::move(spec), std::move(path), {}};
 }
 
