@@ -165,9 +165,6 @@ int main(int argc, char** argv) {
     }
     return worker_main(args);
   }
-  // Before any thread exists, so every thread inherits the mask and only the main thread
-  // takes these signals (with sigtimedwait).
-  block_daemon_signals();
   init_logging("info");
   install_module_loader();
   quiet_library_logs();
@@ -187,6 +184,11 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "cvpipe: %s (cvpipe --help shows the usage)\n", error.c_str());
     return kExitUsage;
   }
+  // A run takes its signals in its main loop: they are blocked before any thread exists (the
+  // config's loading may start the decoder's), so that every thread inherits the mask and only
+  // the main thread takes them (with sigtimedwait). Anything else keeps the default actions:
+  // SIGINT and SIGTERM end a validate at once.
+  if (cmd.verb == "run") block_daemon_signals();
   try {
     if (cmd.verb == "ops" || cmd.verb == "sources" || cmd.verb == "sinks") {
       std::fputs(type_reference(cmd.verb, cmd.markdown).c_str(), stdout);

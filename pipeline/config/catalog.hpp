@@ -11,6 +11,7 @@
 //
 // A type may live in a module that is not loaded yet (pipeline/modules/, loaded by the runtime):
 // find_type() asks the TypeLoader the runtime installs to load it.
+#include <cstdint>
 #include <functional>
 #include <memory>
 #include <string>
@@ -44,14 +45,23 @@ struct OpSpec {
   std::function<std::unique_ptr<Op>()> make;
 };
 
+// What a source may hand the pipeline, from the config's `limits`: a file or a stream that says
+// its frames are larger is refused (InputError, exit 66) before a frame of it is decoded, so that
+// it cannot make the daemon allocate what it likes.
+inline constexpr std::int64_t kDefaultMaxFramePixels = 7680LL * 4320;  // 8K UHD
+struct SourceLimits {
+  std::int64_t max_frame_pixels = kDefaultMaxFramePixels;
+};
+
 // A parsed, validated source; open() may be called more than once (validate, then run).
 struct SourceSpec {
   std::string type;
   std::string description;  // for logs: "file samples/clip.mp4"
   std::string path;         // the file read, if the source is a file
   bool live = false;        // frames come on their own clock (a camera, a stream, pace: realtime)
-  // Opens the source; throws InputError when it cannot be opened or has no frames.
-  std::function<std::unique_ptr<Source>()> open;
+  // Opens the source; throws InputError when it cannot be opened, has no frames, or its frames
+  // are beyond `limits`.
+  std::function<std::unique_ptr<Source>(const SourceLimits& limits)> open;
 };
 
 // A parsed, validated sink.

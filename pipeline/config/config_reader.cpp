@@ -102,6 +102,66 @@ void keep_null_words(YAML::Node n, std::string_view text) {
     for (auto item : n) keep_null_words(item, text);
 }
 
+// Counts the values of the first document with every alias expanded, and throws
+// YAML::ParserException at the alias that takes it past kMaxExpandedValues. yaml-cpp shares an
+// anchored node among its aliases, but reading the document (and writing it out again) visits it
+// once per alias: a few hundred bytes of nested aliases ("billion laughs") would take hours.
+constexpr std::uint64_t kMaxExpandedValues = 100'000;
+
+class ExpansionBudget final : public YAML::EventHandler {
+ public:
+  void OnDocumentStart(const YAML::Mark&) override {}
+  void OnDocumentEnd() override {}
+  void OnNull(const YAML::Mark& mark, YAML::anchor_t anchor) override { value(mark, anchor, 1); }
+  void OnAlias(const YAML::Mark& mark, YAML::anchor_t anchor) override {
+    add(mark, anchor < sizes_.size() ? sizes_[anchor] : 1);
+  }
+  void OnScalar(const YAML::Mark& mark, const std::string&, YAML::anchor_t anchor, const std::string&) override {
+    value(mark, anchor, 1);
+  }
+  void OnSequenceStart(const YAML::Mark& mark, const std::string&, YAML::anchor_t anchor,
+                       YAML::EmitterStyle::value) override {
+    open_.push_back({mark, anchor, 1});
+  }
+  void OnSequenceEnd() override { close(); }
+  void OnMapStart(const YAML::Mark& mark, const std::string&, YAML::anchor_t anchor, YAML::EmitterStyle::value) override {
+    open_.push_back({mark, anchor, 1});
+  }
+  void OnMapEnd() override { close(); }
+
+ private:
+  struct Open {
+    YAML::Mark mark;
+    YAML::anchor_t anchor;
+    std::uint64_t values;
+  };
+  void value(const YAML::Mark& mark, YAML::anchor_t anchor, std::uint64_t n) {
+    remember(anchor, n);
+    add(mark, n);
+  }
+  void remember(YAML::anchor_t anchor, std::uint64_t n) {
+    if (anchor == YAML::NullAnchor) return;
+    if (anchor >= sizes_.size()) sizes_.resize(anchor + 1, 1);
+    sizes_[anchor] = n;
+  }
+  void add(const YAML::Mark& mark, std::uint64_t n) {
+    std::uint64_t& into = open_.empty() ? total_ : open_.back().values;
+    into = std::min(kMaxExpandedValues + 1, into + n);
+    if (into > kMaxExpandedValues)
+      throw YAML::ParserException(mark, "its aliases (*name) expand it to more than " +
+                                            std::to_string(kMaxExpandedValues) + " values: refused");
+  }
+  void close() {
+    const Open done = open_.back();
+    open_.pop_back();
+    remember(done.anchor, done.values);
+    add(done.mark, done.values);
+  }
+  std::vector<Open> open_;
+  std::vector<std::uint64_t> sizes_;  // by anchor: the values of the anchored node, expanded
+  std::uint64_t total_ = 0;
+};
+
 // Records where each document starts; ignores everything else.
 class DocumentStarts final : public YAML::EventHandler {
  public:
@@ -124,6 +184,12 @@ std::string position_text(const YAML::Mark& mark) {
 }
 
 YAML::Node load_yaml_document(const std::string& text) {
+  {
+    std::istringstream in(text);
+    YAML::Parser parser(in);
+    ExpansionBudget budget;
+    parser.HandleNextDocument(budget);
+  }
   YAML::Node root = YAML::Load(text);
   // yaml-cpp's positions start after a UTF-8 byte order mark.
   const std::string_view bom = "\xEF\xBB\xBF";

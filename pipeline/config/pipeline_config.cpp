@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cctype>
 #include <charconv>
 #include <cstdio>
 #include <cstring>
@@ -11,9 +12,12 @@
 #include <limits>
 #include <map>
 #include <optional>
+#include <set>
 #include <sstream>
 
 #include "pipeline/config/catalog.hpp"
+#include "pipeline/core/secrets.hpp"
+#include "pipeline/core/small_file.hpp"
 
 namespace cvpipe {
 
@@ -181,6 +185,77 @@ void apply_override(YAML::Node root, const std::string& assignment, ConfigDiagno
   diag.add_override(canonical, origin);
 }
 
+// A value written `!env NAME` (an environment variable's) or `!file PATH` (a file's content, one
+// trailing newline left out; relative to the config's folder): how a secret stays out of the
+// config file, so that a Kubernetes Secret or a Compose secret can hold it. Replaced in the
+// document by the value (a string, as if quoted); `secret_paths` gets each such key's path, and
+// nothing shows the value (shown_document()).
+constexpr std::size_t kMaxSecretFileBytes = 64 * 1024;
+constexpr std::size_t kMaxConfigFileBytes = 1 << 20;  // a config is a few KiB
+
+void resolve_secret_tags(YAML::Node node, const std::string& path, ConfigDiagnostics& diag,
+                         std::set<std::string>& secret_paths) {
+  const std::string& tag = node.Tag();
+  if (tag == "!env" || tag == "!file") {
+    const std::string what = tag == "!env" ? "an environment variable's name" : "a file's path";
+    if (!node.IsScalar() || node.Scalar().empty()) {
+      diag.add(node.Mark(), path, tag + " takes " + what + ", e.g. " + (tag == "!env" ? "!env CAMERA_URL" : "!file /run/secrets/camera-url"));
+      return;
+    }
+    std::string value;
+    if (tag == "!env") {
+      const char* env = std::getenv(node.Scalar().c_str());
+      if (!env) {
+        diag.add(node.Mark(), path, "the environment variable " + node.Scalar() + " (!env) is not set");
+        return;
+      }
+      value = env;
+    } else {
+      std::string file = node.Scalar();
+      if (file[0] != '/' && !diag.base_dir().empty()) file = (std::filesystem::path(diag.base_dir()) / file).string();
+      if (const std::string why = read_small_file(file, kMaxSecretFileBytes, value); !why.empty()) {
+        diag.add(node.Mark(), path, "cannot read the secret file " + file + " (!file): " + why);
+        return;
+      }
+      if (!value.empty() && value.back() == '\n') value.pop_back();
+      if (!value.empty() && value.back() == '\r') value.pop_back();
+    }
+    node = value;
+    node.SetTag("!");  // a string, whatever it spells
+    secret_paths.insert(path);
+    return;
+  }
+  if (node.IsMap()) {
+    for (auto kv : node)
+      if (kv.first.IsScalar()) resolve_secret_tags(kv.second, path.empty() ? kv.first.Scalar() : path + "." + kv.first.Scalar(), diag, secret_paths);
+  } else if (node.IsSequence()) {
+    for (std::size_t i = 0; i < node.size(); ++i)
+      resolve_secret_tags(node[i], path + "[" + std::to_string(i) + "]", diag, secret_paths);
+  }
+}
+
+// The document as cvpipe shows it (the HTTP endpoint, what workers read): every secret value
+// hidden, and the credentials of every URL masked (core/secrets.hpp).
+void hide_secrets(YAML::Node node, const std::string& path, const std::set<std::string>& secret_paths) {
+  if (node.IsScalar()) {
+    if (secret_paths.count(path)) node = std::string("***");
+    else if (node.Scalar().find("://") != std::string::npos) node = mask_url(node.Scalar());
+    return;
+  }
+  if (node.IsMap()) {
+    for (auto kv : node)
+      if (kv.first.IsScalar()) hide_secrets(kv.second, path.empty() ? kv.first.Scalar() : path + "." + kv.first.Scalar(), secret_paths);
+  } else if (node.IsSequence()) {
+    for (std::size_t i = 0; i < node.size(); ++i) hide_secrets(node[i], path + "[" + std::to_string(i) + "]", secret_paths);
+  }
+}
+
+std::string shown_document(const YAML::Node& root, const std::set<std::string>& secret_paths) {
+  YAML::Node copy = YAML::Clone(root);
+  hide_secrets(copy, "", secret_paths);
+  return YAML::Dump(copy);
+}
+
 // The ops of a stage. `parsed` is how many of them, from the first, parsed without an error: the
 // formats through those are known.
 std::vector<OpEntry> read_ops(ConfigReader& stage, std::size_t& parsed) {
@@ -233,8 +308,8 @@ const Info* read_type(ConfigReader& r, const NamedRegistry<Info>& registry, std:
   return info;
 }
 
-PipelineConfig parse_document(YAML::Node root, ConfigDiagnostics& diag, ParseState& state) {
-  PipelineConfig config;
+// `config` brings what was read before the document's sections (the secrets' paths).
+PipelineConfig parse_document(YAML::Node root, ConfigDiagnostics& diag, ParseState& state, PipelineConfig config) {
   config.file = diag.file();
   if (!root.IsDefined() || root.IsNull()) {
     diag.add(YAML::Mark::null_mark(), "", "the config is empty; it needs source, stages and sink");
@@ -339,6 +414,8 @@ PipelineConfig parse_document(YAML::Node root, ConfigDiagnostics& diag, ParseSta
   config.shutdown_grace_s = limits.number("shutdown_grace", 10, 0, 86400);
   config.crash_limit = static_cast<int>(limits.integer("crash_limit", 5, 1, 1000));
   config.crash_window_s = limits.positive_number("crash_window", 10, 86400);
+  config.source_limits.max_frame_pixels =
+      limits.integer("max_frame_pixels", kDefaultMaxFramePixels, 16 * 16, 16384LL * 16384);
   limits.finish();
 
   // Writing over the input would destroy it while it is read.
@@ -374,30 +451,43 @@ PipelineConfig parse_document(YAML::Node root, ConfigDiagnostics& diag, ParseSta
     config.http.ready_window_s = http.positive_number("ready_window", 10, 86400);
     config.http.preview_fps = http.number("preview_fps", 10, 0.1, 60);
     config.http.preview_width = static_cast<int>(http.integer("preview_width", 640, 16, 7680));
+    config.http.max_connections = static_cast<int>(http.integer("max_connections", 128, 8, 4096));
+    config.http.allowed_hosts = http.string_list("allowed_hosts", {});
+    for (const std::string& host : config.http.allowed_hosts)
+      if (host.find_first_of(" /@") != std::string::npos)
+        http.fail("allowed_hosts", "expected host names (e.g. cam1.example.com or 10.0.0.5), got \"" + host + "\"");
+    if (const std::string file = http.path_value("token_file", ""); !file.empty()) {
+      // A secret: read now, never shown; the file may be a Kubernetes Secret's.
+      std::string token;
+      if (const std::string why = read_small_file(file, kMaxSecretFileBytes, token); !why.empty()) {
+        http.fail("token_file", "cannot read " + file + ": " + why);
+      } else {
+        while (!token.empty() && std::isspace(static_cast<unsigned char>(token.back()))) token.pop_back();
+        if (token.size() < 16 || token.size() > 4096 || token.find_first_of(" \t\r\n") != std::string::npos)
+          http.fail("token_file", file + " must hold one token of 16 to 4096 characters, no white space");
+        else config.http.token = token;
+      }
+    }
+    config.http.metrics_public = http.boolean("metrics_public", false);
   }
   http.finish();
 
   top.finish();
   config.resolved_yaml = YAML::Dump(root);
+  config.shown_yaml = shown_document(root, config.secret_paths);
   return config;
 }
 
 }  // namespace
 
 std::string read_config_file(const std::string& path, ConfigDiagnostics& diag) {
-  std::error_code ec;
-  if (std::filesystem::is_directory(path, ec)) {
+  std::string text;
+  if (const std::string why = read_small_file(path, kMaxConfigFileBytes, text); why == "is a directory") {
     diag.add(YAML::Mark::null_mark(), "", "is a directory, expected a YAML file");
-    return {};
+  } else if (!why.empty()) {
+    diag.add(YAML::Mark::null_mark(), "", "cannot read the config file: " + why);
   }
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
-    diag.add(YAML::Mark::null_mark(), "", std::string("cannot read the config file: ") + std::strerror(errno));
-    return {};
-  }
-  std::stringstream text;
-  text << in.rdbuf();
-  return text.str();
+  return text;
 }
 
 PipelineConfig parse_config_into(const std::string& text, const std::string& base_dir, const std::vector<std::string>& overrides,
@@ -409,8 +499,11 @@ PipelineConfig parse_config_into(const std::string& text, const std::string& bas
     // A bad override is reported and skipped; the rest of the document is still checked.
     for (const auto& o : overrides) apply_override(root, o, diag);
   }
+  std::set<std::string> secret_paths;
+  if (root.IsDefined()) resolve_secret_tags(root, "", diag, secret_paths);
   PipelineConfig config;
-  if (root.IsDefined()) config = parse_document(root, diag, state);
+  config.secret_paths = std::move(secret_paths);
+  if (root.IsDefined()) config = parse_document(root, diag, state, std::move(config));
   return config;
 }
 

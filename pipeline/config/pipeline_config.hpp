@@ -9,6 +9,7 @@
 
 #include <functional>
 #include <memory>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -57,11 +58,21 @@ struct HttpConfig {
   double ready_window_s = 10;  // /readyz fails when no frame was written for this long
   double preview_fps = 10;     // the preview's rate at most
   int preview_width = 640;     // and its width at most (downscaled, aspect kept)
+  int max_connections = 128;   // past these, the idlest is closed or a new one gets 503
+  // Host header values served (DNS rebinding); empty: the loopback names when bound to loopback,
+  // any otherwise.
+  std::vector<std::string> allowed_hosts;
+  std::string token;           // from token_file: a bearer token every request but the probes needs
+  bool metrics_public = false; // /metrics without the token
 };
 
 struct PipelineConfig {
   std::string file;           // as given on the command line
-  std::string resolved_yaml;  // the document with overrides applied (what workers read)
+  std::string resolved_yaml;  // the document with overrides applied and secrets read (never shown)
+  // The same with every secret hidden and every URL's credentials masked: what the HTTP endpoint
+  // shows and workers read.
+  std::string shown_yaml;
+  std::set<std::string> secret_paths;  // the keys whose values came from !env or !file
   SourceSpec source;
   DropPolicy capture_drop_policy = DropPolicy::kBlock;  // when no slot is free for the next frame
   SinkSpec sink;
@@ -79,6 +90,7 @@ struct PipelineConfig {
   double shutdown_grace_s = 10;  // after SIGINT/SIGTERM, frames still in flight after this are dropped
   int crash_limit = 5;           // this many worker crashes ...
   double crash_window_s = 10;    // ... within this many seconds end the run (exit 70)
+  SourceLimits source_limits;    // limits.max_frame_pixels
 
   // Set by resolve():
   FrameFormat source_format, output_format;

@@ -56,8 +56,8 @@ std::string ChildProcess::ExitStatus::describe() const {
   return s;
 }
 
-ChildProcess ChildProcess::spawn(const std::vector<std::string>& argv,
-                                 const std::vector<int>& inherit_fds) {
+ChildProcess ChildProcess::spawn(const std::vector<std::string>& argv, const std::vector<int>& inherit_fds,
+                                 const std::vector<std::string>* environment) {
   if (argv.empty()) throw std::invalid_argument("child process: empty argv");
   const std::string& exe = argv[0];
   SpawnSetup setup(exe);
@@ -91,9 +91,17 @@ ChildProcess ChildProcess::spawn(const std::vector<std::string>& argv,
   for (const std::string& a : argv) args.push_back(const_cast<char*>(a.c_str()));
   args.push_back(nullptr);
 
+  std::vector<char*> env;
+  if (environment) {
+    env.reserve(environment->size() + 1);
+    for (const std::string& e : *environment) env.push_back(const_cast<char*>(e.c_str()));
+    env.push_back(nullptr);
+  }
+
   pid_t pid = -1;
   // glibc reports a failed exec (ENOENT, EACCES, ...) here rather than as exit code 127.
-  rc = ::posix_spawn(&pid, exe.c_str(), &setup.actions_, &setup.attr_, args.data(), environ);
+  rc = ::posix_spawn(&pid, exe.c_str(), &setup.actions_, &setup.attr_, args.data(),
+                     environment ? env.data() : environ);
   if (rc != 0) SpawnSetup::fail(rc, exe);
   return ChildProcess(pid);
 }

@@ -35,10 +35,11 @@ class ChildProcess {
   };
 
   // argv[0] is the path of the executable (not searched in PATH), e.g. "/proc/self/exe"; the
-  // environment is this process's. Throws std::system_error naming argv[0] if it cannot be started
-  // (a missing executable included), std::invalid_argument if argv is empty.
-  static ChildProcess spawn(const std::vector<std::string>& argv,
-                            const std::vector<int>& inherit_fds = {});
+  // environment is `environment` ("NAME=value" strings) if given, else this process's. Throws
+  // std::system_error naming argv[0] if it cannot be started (a missing executable included),
+  // std::invalid_argument if argv is empty.
+  static ChildProcess spawn(const std::vector<std::string>& argv, const std::vector<int>& inherit_fds = {},
+                            const std::vector<std::string>* environment = nullptr);
 
   ChildProcess() noexcept = default;
   ChildProcess(ChildProcess&& other) noexcept;

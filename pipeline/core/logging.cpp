@@ -1,15 +1,40 @@
 #include "pipeline/core/logging.hpp"
 
 #include <spdlog/cfg/env.h>
+#include <spdlog/pattern_formatter.h>
 #include <spdlog/sinks/stdout_color_sinks.h>
 
 #include "pipeline/core/clock.hpp"
+#include "pipeline/core/secrets.hpp"
 
 namespace cvpipe {
+namespace {
+
+constexpr const char* kPattern = "%Y-%m-%d %H:%M:%S.%e %^%-5l%$ [%n] %v";
+
+// Every line's URLs with their credentials masked (secrets.hpp), whatever logged them: a message
+// built from a library's error or a config value cannot leak a camera's password into the log.
+class MaskingFormatter final : public spdlog::formatter {
+ public:
+  void format(const spdlog::details::log_msg& msg, spdlog::memory_buf_t& dest) override {
+    const std::string_view payload(msg.payload.data(), msg.payload.size());
+    if (payload.find("://") == std::string_view::npos) return pattern_.format(msg, dest);
+    spdlog::memory_buf_t line;
+    pattern_.format(msg, line);
+    const std::string masked = mask_secrets_in_text(std::string_view(line.data(), line.size()));
+    dest.append(masked.data(), masked.data() + masked.size());
+  }
+  std::unique_ptr<spdlog::formatter> clone() const override { return std::make_unique<MaskingFormatter>(); }
+
+ private:
+  spdlog::pattern_formatter pattern_{kPattern};
+};
+
+}  // namespace
 
 void init_logging(const std::string& level) {
   spdlog::set_level(spdlog::level::from_str(level));
-  spdlog::set_pattern("%Y-%m-%d %H:%M:%S.%e %^%-5l%$ [%n] %v");
+  spdlog::set_formatter(std::make_unique<MaskingFormatter>());
   spdlog::cfg::load_env_levels();
 }
 

@@ -1,6 +1,7 @@
 #pragma once
 
 #include <cstddef>
+#include <string_view>
 #include <utility>
 
 #include "pipeline/core/unique_fd.hpp"
@@ -21,9 +22,13 @@ class SharedMemory {
  public:
   // A new zero-filled segment of `bytes` (> 0). `name` labels it in /proc/<pid>/fd ("/memfd:name").
   static SharedMemory create(std::size_t bytes, const char* name);
-  // Maps the whole segment behind `fd` (size from fstat). Does not take `fd`: it keeps its own
+  // A new segment holding `content`, sealed against writing (F_SEAL_WRITE): no process can change
+  // it, whatever fd it holds; mapped read-only. For what readers must be able to trust.
+  static SharedMemory create_sealed(std::string_view content, const char* name);
+  // Maps the whole segment behind `fd` (size from fstat), read-write, or read-only with
+  // `read_only` (a sealed segment can only be mapped so). Does not take `fd`: it keeps its own
   // O_CLOEXEC duplicate, so the caller still owns and closes `fd`.
-  static SharedMemory attach(int fd);
+  static SharedMemory attach(int fd, bool read_only = false);
 
   SharedMemory() noexcept = default;
   SharedMemory(SharedMemory&& other) noexcept;

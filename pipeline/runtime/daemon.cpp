@@ -12,6 +12,7 @@
 #include <atomic>
 #include <cstdio>
 #include <cstring>
+#include <future>
 #include <mutex>
 #include <optional>
 #include <sstream>
@@ -65,7 +66,10 @@ class Run {
   // The main thread's loop, until the writer has seen the end.
   void watch();
   void handle_stop_signal(const SignalEvent& event);
+  // SIGHUP: reads the config again on a thread of its own; apply_reload() (main loop) applies it.
   void reload_config();
+  void apply_reload();
+  void next_reload();  // a SIGHUP that came during a reload: read again
   // Ends the run with `exit_code` (the first one set wins) and one log line; nothing more is read
   // and what is in flight is dropped.
   void fatal(int exit_code, const std::string& message);
@@ -96,6 +100,9 @@ class Run {
   int exit_code_ = kExitOk;
   std::atomic<bool> run_done_{false};
   StopRequests stop_requests_;
+  std::future<PipelineConfig> reload_;  // a reload being read, main thread only
+  std::thread reload_thread_;          // which reads it
+  bool reload_again_ = false;
   std::optional<std::int64_t> drain_deadline_ns_;  // set by the first SIGINT/SIGTERM
   bool dropping_ = false;                          // in flight frames dropped (second signal, deadline)
   std::shared_ptr<spdlog::logger> log_ = get_logger("cvpipe");
@@ -154,7 +161,7 @@ void Run::open_outputs() {
   if (!config_.http.listen.empty()) {
     // Before the workers are ready: /healthz answers while they load. Throws UnavailableError
     // (exit 69) when the address is taken; the workers are then stopped with the Run.
-    http_ = HttpEndpoint::start({config_.http, &stats_, config_.resolved_yaml, options_.inline_mode, config_.frame_count});
+    http_ = HttpEndpoint::start({config_.http, &stats_, config_.shown_yaml, options_.inline_mode, config_.frame_count});
     log_->info("http listening on http://{}/ (status page; /metrics /healthz /readyz /stream.mjpg)", config_.http.listen);
   }
 }
@@ -223,8 +230,10 @@ void Run::watch() {
       dropping_ = true;
       if (supervisor_) supervisor_->stop_now();
     }
+    apply_reload();
     reporter_->tick(monotonic_ns());
   }
+  if (reload_thread_.joinable()) reload_thread_.join();  // nothing of it is applied now; it must not outlive the run
 }
 
 void Run::reload_config() {
@@ -232,14 +241,43 @@ void Run::reload_config() {
     log_->warn("SIGHUP received: an --inline run has no workers to resize; ignored");
     return;
   }
+  if (reload_.valid()) {
+    log_->info("SIGHUP received while the config is being read again: read once more after that");
+    reload_again_ = true;
+    return;
+  }
   log_->info("SIGHUP received: reading {} again", config_.file);
+  // Read on a thread of its own: the main loop goes on turning (what /healthz watches) however
+  // long the file takes to read and check. It wakes the loop when done.
+  const pthread_t main_thread = pthread_self();
+  std::promise<PipelineConfig> read;
+  reload_ = read.get_future();
+  reload_thread_ = std::thread([this, main_thread, read = std::move(read)]() mutable {
+    pthread_setname_np(pthread_self(), "cvpipe-reload");
+    try {
+      read.set_value(options_.reload());
+    } catch (...) {
+      read.set_exception(std::current_exception());
+    }
+    pthread_kill(main_thread, SIGUSR1);  // the result is ready: wake the main loop
+  });
+}
+
+void Run::apply_reload() {
+  if (!reload_.valid() || reload_.wait_for(std::chrono::seconds(0)) != std::future_status::ready) return;
+  reload_thread_.join();
   PipelineConfig next;
   try {
-    next = options_.reload();
+    next = reload_.get();
   } catch (const ConfigException& e) {
     for (const auto& error : e.errors()) log_->error("{}", error.to_string());
     log_->error("config reload failed ({} error{}): the running config stays", e.errors().size(),
                 e.errors().size() == 1 ? "" : "s");
+    next_reload();
+    return;
+  } catch (const std::exception& e) {
+    log_->error("config reload failed: {}: the running config stays", e.what());
+    next_reload();
     return;
   }
   const ReloadPlan plan = plan_reload(config_, next);
@@ -249,11 +287,19 @@ void Run::reload_config() {
   for (int n : plan.workers) total += n;
   if (plan.resized.empty()) {
     log_->info("config reload: no worker count changed");
+    next_reload();
     return;
   }
   log_->info("config reload: workers {} ({} in all)", join(plan.resized, ", "), total);
   for (std::size_t s = 0; s < plan.workers.size(); ++s) config_.stages[s].workers = plan.workers[s];
   supervisor_->request_workers(plan.workers);
+  next_reload();
+}
+
+void Run::next_reload() {
+  if (!reload_again_) return;
+  reload_again_ = false;
+  reload_config();
 }
 
 int Run::execute() {
@@ -268,7 +314,7 @@ int Run::execute() {
   sizes.frame_bytes = config_.frame_bytes;
   // Room for a SIGHUP to add workers (and for retiring ones to overlap their replacements).
   sizes.worker_capacity = static_cast<std::uint32_t>(total_workers + kSpareWorkers);
-  sizes.config_text = config_.resolved_yaml;
+  sizes.config_text = config_.shown_yaml;  // workers read their stage's ops; no secret
   segment_.emplace(Segment::create(sizes));
   slot_order_.assign(segment_->slot_count(), 0);
   stats_.slots_total.store(segment_->slot_count(), std::memory_order_relaxed);
@@ -290,9 +336,9 @@ int Run::execute() {
   } else {
     capture_hooks.hand_over = [this](std::uint32_t slot) {
       captured_.enqueue(slot);
-      segment_->header().router_bell.ring();
+      segment_->router_bell().ring();
     };
-    capture_hooks.done = [this] { segment_->header().router_bell.ring(); };
+    capture_hooks.done = [this] { segment_->router_bell().ring(); };
   }
   capture_hooks.input_failed = [this](const std::string&) {
     const std::lock_guard lock(exit_mutex_);
@@ -313,9 +359,10 @@ int Run::execute() {
   log_->info("starting config={} source=\"{}\" format={} fps={:.2f} frames={} stages=[{}] mode={}", config_.file,
              config_.source.description, config_.source_format.describe(), config_.fps, config_.frame_count,
              stages.str(), options_.inline_mode ? "inline" : "workers");
-  log_->info("shared segment size={} ({} slots x {} buffer{} x {} B frames = {}, plus {} KiB rings and control)",
+  log_->info("shared segment size={} ({} slots x {} buffer{} x {} B frames = {}, plus {} KiB rings, control and "
+             "guard pages, which take no memory)",
              mib(segment_->size()), config_.slots, config_.buffers_per_slot, config_.buffers_per_slot == 1 ? "" : "s",
-             segment_->header().buffer_bytes, mib(segment_->frames_bytes()),
+             segment_->layout().buffer_bytes, mib(segment_->frames_bytes()),
              (segment_->size() - segment_->frames_bytes()) / 1024);
   if (supervisor_) log_->info("workers started count={}", total_workers);
   open_outputs();

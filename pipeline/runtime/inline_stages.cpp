@@ -24,7 +24,7 @@ InlineStages::InlineStages(const PipelineConfig& config, Segment& segment, RunSt
 DropReason InlineStages::run(std::uint32_t slot) {
   SlotHeader& h = segment_.slot(slot);
   std::uint8_t* const buffers[2] = {segment_.buffer(slot, 0),
-                                    segment_.buffer(slot, segment_.header().buffers_per_slot == 2 ? 1 : 0)};
+                                    segment_.buffer(slot, segment_.buffers_per_slot() == 2 ? 1 : 0)};
   int current = 0;
   DropReason reason = DropReason::kNone;
   for (std::size_t s = 0; s < chains_.size() && reason == DropReason::kNone; ++s) {

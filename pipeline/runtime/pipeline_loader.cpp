@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <limits>
 
+#include "pipeline/core/memory_budget.hpp"
 #include "pipeline/runtime/sink.hpp"
 
 namespace cvpipe {
@@ -64,7 +65,7 @@ void check_chain_despite_errors(PipelineConfig& config, const ParseState& state,
   if (ops == 0) return;
   std::unique_ptr<Source> source;
   try {
-    source = config.source.open();
+    source = config.source.open(config.source_limits);
   } catch (const std::exception&) {
     return;  // an input error (exit 66): reported once the config's own errors are fixed
   }
@@ -76,7 +77,7 @@ void check_chain_despite_errors(PipelineConfig& config, const ParseState& state,
 // resolve(), its errors reported through `diag`: the document's, which knows the --set
 // overrides, so that an error at what a --set gave names it.
 std::unique_ptr<Source> resolve_into(PipelineConfig& config, ConfigDiagnostics& diag) {
-  std::unique_ptr<Source> source = config.source.open();
+  std::unique_ptr<Source> source = config.source.open(config.source_limits);
   config.source_format = source->format();
   config.fps = source->fps();
   config.frame_count = source->frame_count();
@@ -86,19 +87,20 @@ std::unique_ptr<Source> resolve_into(PipelineConfig& config, ConfigDiagnostics& 
   const bool chain_ok =
       check_chain(config, config.source_format, std::numeric_limits<std::size_t>::max(), true, diag, largest,
                   second_buffer);
-  // The segment must fit in memory with room to spare (it is memory, not disk).
+  // The segment must fit in memory with room to spare (it is memory, not disk): half of what this
+  // process may use, its container's limit if it has one.
   const double segment = static_cast<double>(config.slots) * (second_buffer ? 2 : 1) * static_cast<double>(largest);
-  const double physical = static_cast<double>(sysconf(_SC_PHYS_PAGES)) * static_cast<double>(sysconf(_SC_PAGE_SIZE));
-  if (chain_ok && physical > 0 && segment > physical / 2) {
-    char text[200];
-    std::snprintf(text, sizeof text, "%d slots of %.1f MiB frames need %.1f GiB of shared memory, more than half of "
-                  "this machine's %.1f GiB; use fewer slots", config.slots, static_cast<double>(largest) / 1048576.0,
-                  segment / 1073741824.0, physical / 1073741824.0);
-    diag.add(config.slots_mark, "buffers.slots", text);
-  }
+  const MemoryLimit memory = memory_limit();
+  if (chain_ok && memory.bytes > 0 && segment > static_cast<double>(memory.bytes) / 2)
+    diag.add(config.slots_mark, "buffers.slots",
+             std::to_string(config.slots) + " slots of " + bytes_text(static_cast<double>(largest)) + " frames need " +
+                 bytes_text(segment) + " of shared memory, more than half of " + memory.what + ", " +
+                 bytes_text(static_cast<double>(memory.bytes)) + "; use fewer slots");
   if (!diag.ok()) throw ConfigException(diag.sorted());
   config.frame_bytes = largest;
   config.buffers_per_slot = second_buffer ? 2 : 1;
+  // What a live source that reconnects may take for frames of another size: what is left of that half.
+  if (memory.bytes > 0) source->reserve_memory(static_cast<std::uint64_t>(segment), memory.bytes / 2);
   return source;
 }
 

@@ -37,6 +37,10 @@ class Source {
   virtual std::uint64_t frames_missed() const { return 0; }
   // Times a lost live source was opened again. Any thread may call it.
   virtual std::uint64_t reconnects() const { return 0; }
+  // The pipeline holds `committed` bytes of a budget of `budget` (memory_budget.hpp): a source that
+  // allocates buffers later (a reconnected stream whose frames changed size) keeps within what is
+  // left, and fails the read when it cannot. Called once the slots are sized.
+  virtual void reserve_memory(std::uint64_t /*committed*/, std::uint64_t /*budget*/) {}
 };
 
 // The first frame's read, as `run` (before it writes anything) and `validate` make it: no frame

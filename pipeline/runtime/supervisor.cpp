@@ -7,10 +7,12 @@
 #include <atomic>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <thread>
 
 #include "pipeline/core/clock.hpp"
 #include "pipeline/core/errors.hpp"
+#include "pipeline/core/sandbox.hpp"
 #include "pipeline/core/logging.hpp"
 #include "pipeline/runtime/worker.hpp"
 
@@ -19,6 +21,18 @@ namespace {
 
 constexpr std::chrono::milliseconds kRestartBackoff{100};  // doubled per recent crash, capped
 constexpr std::chrono::milliseconds kMaxBackoff{2000};
+
+// Why a slot handed back by a worker of a stage whose frames leave as `out` cannot be what that
+// worker wrote, or "".
+std::string slot_left_badly(const SlotHeader& h, const FrameFormat& out, std::uint32_t buffers) {
+  if (h.drop >= static_cast<std::uint32_t>(DropReason::kCount)) return "drop code " + std::to_string(h.drop);
+  if (h.buffer >= buffers) return "buffer " + std::to_string(h.buffer);
+  if (h.meta.detections.count > Detections::kCapacity) return std::to_string(h.meta.detections.count) + " detections";
+  if (::strnlen(h.error, sizeof h.error) == sizeof h.error) return "an unterminated error text";
+  const FrameFormat f{h.width, h.height, h.type};
+  if (h.drop == 0 && f != out) return "a " + f.describe() + " frame where the stage makes " + out.describe();
+  return "";
+}
 
 }  // namespace
 
@@ -29,6 +43,7 @@ Supervisor::Supervisor(const PipelineConfig& config, Segment& segment, RunStats&
       stats_(stats),
       hooks_(std::move(hooks)),
       command_(std::move(command)),
+      environment_(worker_environment(environ)),
       log_(get_logger("supervisor")) {
   std::uint32_t control = 0;
   stages_ = std::vector<Stage>(config_.stages.size());
@@ -46,8 +61,8 @@ Supervisor::Supervisor(const PipelineConfig& config, Segment& segment, RunStats&
       w.number = stages_[s].next_number++;
     }
   }
-  if (control > segment_.header().worker_capacity) throw std::logic_error("more workers than worker controls");
-  for (std::uint32_t c = segment_.header().worker_capacity; c > control; --c) free_controls_.push_back(c - 1);
+  if (control > segment_.worker_capacity()) throw std::logic_error("more workers than worker controls");
+  for (std::uint32_t c = segment_.worker_capacity(); c > control; --c) free_controls_.push_back(c - 1);
 }
 
 Supervisor::~Supervisor() {
@@ -59,9 +74,10 @@ std::string Supervisor::worker_name(const Stage& stage, const Worker& w) const {
 }
 
 void Supervisor::spawn(Stage& stage, Worker& w) {
-  segment_.reset_worker(w.control);
+  Segment::Rings rings = segment_.reset_worker(w.control);
   WorkerArgs args;
-  args.fd = segment_.fd();
+  args.fd = segment_.frames_fd();
+  args.layout_fd = segment_.layout_fd();
   args.stage = static_cast<int>(stage.index);
   args.control = static_cast<int>(w.control);
   args.parent = getpid();
@@ -74,12 +90,13 @@ void Supervisor::spawn(Stage& stage, Worker& w) {
   args.type = stage.config->input.type;
   args.max_latency_us = static_cast<int>(stage.config->max_latency_ms * 1000);
   args.base_dir = config_base_dir(config_.file);
-  w.in.emplace(segment_.in_ring(w.control));
-  w.out.emplace(segment_.out_ring(w.control));
-  w.process.emplace(ChildProcess::spawn(command_(args), {segment_.fd()}));
+  w.in.emplace(rings.in);
+  w.out.emplace(rings.out);
+  w.process.emplace(ChildProcess::spawn(command_(args), {segment_.frames_fd(), segment_.layout_fd()}, &environment_));
   w.running = true;
   w.killed_as_hung = false;
   w.misbehaved = false;
+  w.blamed = kNoSlot;
   w.heartbeat = 0;
   w.heartbeat_at = std::chrono::steady_clock::now();
   log_->debug("worker started name={} pid={}", args.name, w.process->pid());
@@ -92,7 +109,7 @@ void Supervisor::start() {
 
 bool Supervisor::wait_ready(std::chrono::milliseconds timeout, const std::function<bool()>& interrupted) {
   const auto deadline = std::chrono::steady_clock::now() + timeout;
-  Doorbell& bell = segment_.header().router_bell;
+  Doorbell& bell = segment_.router_bell();
   for (;;) {
     const std::uint32_t seen = bell.prepare();
     bool all_ready = true;
@@ -122,12 +139,12 @@ bool Supervisor::wait_ready(std::chrono::milliseconds timeout, const std::functi
 
 void Supervisor::notify_child_exit() noexcept {
   child_exited_.store(true, std::memory_order_release);
-  segment_.header().router_bell.ring();
+  segment_.router_bell().ring();
 }
 
 void Supervisor::stop_now() noexcept {
   stop_now_.store(true, std::memory_order_release);
-  segment_.header().router_bell.ring();
+  segment_.router_bell().ring();
 }
 
 void Supervisor::request_workers(std::vector<int> per_stage) {
@@ -136,7 +153,7 @@ void Supervisor::request_workers(std::vector<int> per_stage) {
     resize_request_ = std::move(per_stage);
   }
   resize_requested_.store(true, std::memory_order_release);
-  segment_.header().router_bell.ring();
+  segment_.router_bell().ring();
 }
 
 void Supervisor::apply_resize(const std::vector<int>& per_stage) {
@@ -153,7 +170,7 @@ void Supervisor::resize_stage(Stage& stage, int target) {
   while (active() < target) {
     if (free_controls_.empty()) {
       log_->error("stage {}: cannot start more than {} workers in all on this run (restart the daemon for more); "
-                  "workers={}", stage.config->name, segment_.header().worker_capacity, active());
+                  "workers={}", stage.config->name, segment_.worker_capacity(), active());
       break;
     }
     Worker w;
@@ -285,11 +302,23 @@ bool Supervisor::collect(Stage& stage, Worker& w) {
     if (w.outstanding.empty() || w.outstanding.front() != slot) {
       log_->error("worker returned slot {} it was not given name={}: killing it", slot, worker_name(stage, w));
       w.misbehaved = true;
+      // The frame it should have handed back is the one it was on when it broke: retried once, as
+      // a crashed worker's, or dropped (a frame that breaks every worker must not go round).
+      if (!w.outstanding.empty()) w.blamed = w.outstanding.front();
       w.process->signal(SIGKILL);
       return true;
     }
     w.outstanding.pop_front();
     const SlotHeader& h = segment_.slot(slot);
+    // What the worker left in the slot is read by the stages after it and the writer: one that
+    // leaves what its stage could not have written is broken (or an op scribbled over it).
+    if (const std::string bad = slot_left_badly(h, stage.config->output, segment_.buffers_per_slot()); !bad.empty()) {
+      log_->error("worker left slot {} with {} name={}: killing it", slot, bad, worker_name(stage, w));
+      w.misbehaved = true;
+      w.process->signal(SIGKILL);
+      deliver(slot, DropReason::kWorkerCrash);
+      return true;
+    }
     // The hop's own cost: the worker picking the frame up, and the router taking it back.
     stats_.hop.add(h.pickup_ns + (now - h.started_ns - h.ops_ns));
     const DropReason dropped = h.drop == 0 ? DropReason::kNone : drop_reason_from_code(h.drop);
@@ -331,8 +360,14 @@ bool Supervisor::dispatch(Stage& stage) {
     segment_.slot(slot).dispatched_ns = now;  // before the push: then the slot is the worker's
     std::atomic_ref<std::uint32_t>(segment_.slot(slot).input_intact).store(1, std::memory_order_relaxed);
     if (!best->in->try_push(slot)) {
-      log_->critical("worker in ring full name={}", worker_name(stage, *best));
-      std::abort();
+      // It holds at most kDepth slots and the ring holds them all: only a worker that wrote over
+      // the ring's indices makes it look full.
+      log_->error("worker's ring reads full name={}: killing it", worker_name(stage, *best));
+      best->misbehaved = true;
+      best->process->signal(SIGKILL);
+      stage.pending.push_front(slot);
+      any = true;
+      continue;
     }
     best->outstanding.push_back(slot);
     segment_.worker(best->control).bell.ring();
@@ -348,7 +383,7 @@ void Supervisor::worker_died(Stage& stage, Worker& w, const std::string& how) {
   collect(stage, w);
   WorkerControl& control = segment_.worker(w.control);
   exited_busy_ns_[stage.index] += control.busy_ns.load();
-  const std::uint32_t running = control.current_slot.load();
+  const std::uint32_t running = w.blamed != kNoSlot ? w.blamed : control.current_slot.load();
   log_->error("worker died name={} pid={} how=\"{}\" outstanding={}", worker_name(stage, w), w.process->pid(), how,
               w.outstanding.size());
   // Those it had not started go back to the front of the queue. The one it was running is
@@ -489,7 +524,7 @@ void Supervisor::drop_everything(DropReason reason) {
 }
 
 void Supervisor::run() {
-  Doorbell& bell = segment_.header().router_bell;
+  Doorbell& bell = segment_.router_bell();
   for (;;) {
     const std::uint32_t seen = bell.prepare();
     bool progress = false;

@@ -107,6 +107,7 @@ class Supervisor {
     std::chrono::steady_clock::time_point heartbeat_at{};  // when it last changed
     bool killed_as_hung = false;
     bool misbehaved = false;  // handed back a slot it was not given: killed, nothing more read from it
+    std::uint32_t blamed = kNoSlot;  // then the slot it should have handed back: treated as the one it ran
     bool retiring = false;  // sent the stop marker by a resize: no new frames, not restarted
     bool removed = false;   // gone for good: erased at the end of the turn, its control freed
     int number = 0;  // within the stage, for the logger name
@@ -158,6 +159,7 @@ class Supervisor {
   RunStats& stats_;
   Hooks hooks_;
   WorkerCommand command_;
+  std::vector<std::string> environment_;  // what workers inherit (core/sandbox.hpp)
   std::vector<Stage> stages_;
   std::vector<std::uint64_t> exited_busy_ns_;
   std::atomic<bool> child_exited_{false};

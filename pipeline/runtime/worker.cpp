@@ -16,8 +16,10 @@
 
 #include "pipeline/config/pipeline_config.hpp"
 #include "pipeline/core/clock.hpp"
+#include "pipeline/core/sandbox.hpp"
 #include "pipeline/ops/op_chain.hpp"
 #include "pipeline/core/logging.hpp"
+#include "pipeline/runtime/run_stats.hpp"
 #include "pipeline/runtime/segment.hpp"
 
 namespace cvpipe {
@@ -62,6 +64,7 @@ std::string lower_priority(int by) {
 
 std::vector<std::string> worker_argv(const WorkerArgs& a) {
   return {"/proc/self/exe", "--worker",          "--fd",          std::to_string(a.fd),
+          "--layout-fd",    std::to_string(a.layout_fd),
           "--stage",        std::to_string(a.stage), "--control", std::to_string(a.control),
           "--parent",       std::to_string(a.parent), "--threads", std::to_string(a.threads),
           "--nice",         std::to_string(a.nice),
@@ -77,6 +80,7 @@ bool parse_worker_args(int argc, char** argv, WorkerArgs& out) {
     const char* value = argv[i + 1];
     bool ok = true;
     if (key == "--fd") ok = parse_int(value, out.fd);
+    else if (key == "--layout-fd") ok = parse_int(value, out.layout_fd);
     else if (key == "--stage") ok = parse_int(value, out.stage);
     else if (key == "--control") ok = parse_int(value, out.control);
     else if (key == "--parent") ok = parse_int(value, out.parent);
@@ -92,7 +96,7 @@ bool parse_worker_args(int argc, char** argv, WorkerArgs& out) {
     else return false;
     if (!ok) return false;
   }
-  return argc % 2 == 0 && out.fd >= 0 && out.stage >= 0 && out.control >= 0 && out.parent > 0 && !out.name.empty() &&
+  return argc % 2 == 0 && out.fd >= 0 && out.layout_fd >= 0 && out.fd != out.layout_fd && out.stage >= 0 && out.control >= 0 && out.parent > 0 && !out.name.empty() &&
          out.width > 0 && out.height > 0 && out.type >= 0 && out.max_latency_us >= 0;
 }
 
@@ -102,10 +106,12 @@ int worker_main(const WorkerArgs& args) {
   prctl(PR_SET_PDEATHSIG, SIGKILL);
   if (getppid() != args.parent) return kWorkerExitOrphaned;
   prctl(PR_SET_NAME, "cvpipe-worker");  // for ps, pgrep and top; argv[0] is /proc/self/exe
-  // Keep stdin/out/err and the segment; drop whatever else the daemon inherited from its own
-  // parent without O_CLOEXEC.
-  if (args.fd > 3) close_range(3, static_cast<unsigned>(args.fd) - 1, 0);
-  close_range(static_cast<unsigned>(args.fd) + 1, ~0U, 0);
+  // Keep stdin/out/err and the segment's two fds; drop whatever else it may have inherited.
+  const unsigned low = static_cast<unsigned>(std::min(args.fd, args.layout_fd));
+  const unsigned high = static_cast<unsigned>(std::max(args.fd, args.layout_fd));
+  if (low > 3) close_range(3, low - 1, 0);
+  if (high > low + 1) close_range(low + 1, high - 1, 0);
+  close_range(high + 1, ~0U, 0);
   // posix_spawn keeps the daemon's signal mask, in which the daemon blocks the signals its
   // signal thread waits for; a worker takes the default actions.
   sigset_t all;
@@ -114,16 +120,19 @@ int worker_main(const WorkerArgs& args) {
   // Ctrl-C, `timeout`, systemd and `kill -- -PGID` signal the whole process group. The daemon
   // decides when its workers stop (a stop marker on the ring, SIGKILL if they do not).
   for (int sig : {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGPIPE}) signal(sig, SIG_IGN);
+  // Ops are code a worker runs without trusting it: from here on the process cannot run programs,
+  // open sockets, touch other processes or gain privileges (core/sandbox.hpp). Before any thread.
+  const std::string unrestricted = restrict_process();
 
   init_logging(args.log_level);
   auto log = get_logger(args.name);
+  if (!unrestricted.empty()) log->warn("worker runs without some of its restrictions: {}", unrestricted);
   cv::setNumThreads(args.threads);
 
   try {
-    Segment segment = Segment::attach(args.fd);
-    close(args.fd);  // the mapping keeps the segment alive
-    if (static_cast<std::uint32_t>(args.control) >= segment.header().worker_capacity)
-      throw std::runtime_error("worker control " + std::to_string(args.control) + " out of range");
+    Segment segment = Segment::attach(args.layout_fd, args.fd, static_cast<std::uint32_t>(args.control));
+    close(args.fd);  // the mappings keep the segment alive
+    close(args.layout_fd);
     WorkerControl& control = segment.worker(static_cast<std::uint32_t>(args.control));
     SpscRing in = segment.in_ring(static_cast<std::uint32_t>(args.control));
     SpscRing out = segment.out_ring(static_cast<std::uint32_t>(args.control));
@@ -135,9 +144,9 @@ int worker_main(const WorkerArgs& args) {
       return kWorkerExitOpenFailed;
     }
     const std::uint32_t slots = segment.slot_count();
-    const bool two_buffers = segment.header().buffers_per_slot == 2;
+    const std::uint32_t buffers = segment.buffers_per_slot();
     control.ready.store(1, std::memory_order_release);
-    segment.header().router_bell.ring();
+    segment.router_bell().ring();
     log->debug("worker started pid={} stage={} ops={}", getpid(), args.stage, ops.size());
 
     std::int64_t previous_end = 0;  // when this worker finished its last frame
@@ -172,8 +181,10 @@ int worker_main(const WorkerArgs& args) {
         h.drop = static_cast<std::uint32_t>(DropReason::kTooOld);  // not worth processing any more
       } else if (in_format != chain.input()) {
         s = Status::error("frame is " + in_format.describe() + ", the stage expects " + chain.input().describe());
+      } else if (h.buffer >= buffers) {  // written by the worker of the stage before
+        s = Status::error("the frame is in buffer " + std::to_string(h.buffer) + " of a slot of " + std::to_string(buffers));
       } else {
-        std::uint8_t* const buffers[2] = {segment.buffer(index, 0), segment.buffer(index, two_buffers ? 1 : 0)};
+        std::uint8_t* const slot_buffers[2] = {segment.buffer(index, 0), segment.buffer(index, buffers == 2 ? 1 : 0)};
         int current = static_cast<int>(h.buffer);
         // Ops change a copy of the metadata: a frame retried after a crash starts from the original.
         FrameMeta meta = h.meta;
@@ -183,7 +194,7 @@ int worker_main(const WorkerArgs& args) {
           log->debug("frame {} alone in the pipeline: its ops on {} OpenCV threads", meta.seq, threads);
           cv::setNumThreads(threads);
         }
-        s = chain.run(buffers, current, meta, &h.input_intact);
+        s = chain.run(slot_buffers, current, meta, &h.input_intact);
         if (threads != args.threads) cv::setNumThreads(args.threads);
         h.meta = meta;
         h.buffer = static_cast<std::uint32_t>(current);
@@ -206,7 +217,7 @@ int worker_main(const WorkerArgs& args) {
       // Only once it is handed back: a worker that dies in between has its slot collected,
       // never re-run on a frame that was already processed.
       control.current_slot.store(kNoSlot, std::memory_order_release);
-      segment.header().router_bell.ring();
+      segment.router_bell().ring();
       // Below the daemon from now on, so that when the cores are full its capture thread gets one
       // first: the pipeline can only run as fast as frames come in. Not before this first frame:
       // while the capture fills the slots at start-up, a lowered worker would get a fraction of a

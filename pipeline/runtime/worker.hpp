@@ -9,7 +9,8 @@
 namespace cvpipe {
 
 struct WorkerArgs {
-  int fd = -1;            // the segment's memfd
+  int fd = -1;            // the segment's frames memfd
+  int layout_fd = -1;     // its sealed layout memfd
   int stage = -1;         // index in config.stages
   int control = -1;       // index of its WorkerControl in the segment
   int parent = -1;        // the daemon's pid; the worker exits if it is gone

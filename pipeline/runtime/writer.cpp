@@ -38,7 +38,7 @@ void Writer::run(const Outputs& outputs) {
     }
     const SlotHeader& h = segment_.slot(item.slot);
     if (item.reason == DropReason::kError)
-      drops.warn(*log_, "frame dropped reason=error seq={} error=\"{}\"", h.meta.seq, h.error);
+      drops.warn(*log_, "frame dropped reason=error seq={} error=\"{}\"", h.meta.seq, slot_error(h));
     else if (item.reason == DropReason::kWorkerCrash)
       drops.warn(*log_, "frame dropped reason=worker_crash seq={}", h.meta.seq);
     reorder.insert(order_[item.slot], item);
@@ -62,11 +62,11 @@ void Writer::write_one(const Item& item, const Outputs& outputs) {
   if (reason == DropReason::kNone) {
     // Written by a worker process: checked before it is used to read the slot.
     const FrameFormat f{h.width, h.height, h.type};
-    if (f != output_format_ || h.buffer >= segment_.header().buffers_per_slot) {
+    if (f != output_format_ || h.buffer >= segment_.buffers_per_slot()) {
       set_slot_error(h, "the slot holds a " + f.describe() + " frame in buffer " + std::to_string(h.buffer) +
                             ", expected " + output_format_.describe());
       reason = DropReason::kError;
-      log_->error("frame dropped reason=error seq={} error=\"{}\"", h.meta.seq, h.error);
+      log_->error("frame dropped reason=error seq={} error=\"{}\"", h.meta.seq, slot_error(h));
     }
   }
   if (reason == DropReason::kNone) {

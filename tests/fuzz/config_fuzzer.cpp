@@ -120,7 +120,9 @@ void check_resolve(PipelineConfig& config) {
   const std::int64_t width = integer_in(source, "width", 640), height = integer_in(source, "height", 480);
   if (width * height > kMaxRealSyntheticPixels) {
     const FrameFormat format{static_cast<int>(width), static_cast<int>(height), CV_8UC3};
-    config.source.open = [format]() -> std::unique_ptr<Source> { return std::make_unique<StubSource>(format); };
+    config.source.open = [format](const SourceLimits&) -> std::unique_ptr<Source> {
+      return std::make_unique<StubSource>(format);
+    };
   }
   try {
     (void)resolve(config);

@@ -55,13 +55,14 @@ sink:
         const int fd = std::stoi(entry.path().filename().string());
         const std::string target = std::filesystem::read_symlink(entry.path(), ec).string();
         if (fd <= 2) continue;
-        if (target.rfind("/memfd:cvpipe-frames", 0) == 0) ++memfds;
+        // The segment: its frames and its sealed layout.
+        if (target.rfind("/memfd:cvpipe-frames", 0) == 0 || target.rfind("/memfd:cvpipe-layout", 0) == 0) ++memfds;
         else others.push_back(std::to_string(fd) + " -> " + target);
       }
-      if (memfds == 1 && others.empty()) break;
+      if (memfds == 2 && others.empty()) break;
       std::this_thread::sleep_for(50ms);
     } while (std::chrono::steady_clock::now() < deadline);
-    EXPECT_EQ(memfds, 1) << "worker " << pid;
+    EXPECT_EQ(memfds, 2) << "worker " << pid;
     EXPECT_TRUE(others.empty()) << "worker " << pid << " holds " << others.front();
   }
   const RunResult r = finish_cvpipe(daemon);

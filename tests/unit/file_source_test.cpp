@@ -36,7 +36,7 @@ class FileSourceTest : public ::testing::Test {
     PipelineConfig c = parse_config_text("source:\n  type: file\n  path: " + clip_ + "\n" + extra +
                                              "stages: [{name: s, ops: [{op: identity}]}]\nsink: {type: null}\n",
                                          "t.yaml", "", {});
-    return c.source.open();
+    return c.source.open(c.source_limits);
   }
 
   static constexpr int kFrames = 5;

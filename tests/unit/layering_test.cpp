@@ -1,7 +1,7 @@
 // The layer rule (docs/architecture.md): from the bottom, core, config, ops, runtime, the modules,
 // app. A file includes only from its own layer or those below it; a module only from itself and the
-// layers below; the libraries that only the daemon may load (OpenCV's videoio and imgcodecs, FFmpeg,
-// cpp-httplib) only in the modules that link them; core and config know nothing of OpenCV.
+// layers below; the libraries that only the daemon may load (OpenCV's videoio and imgcodecs, FFmpeg)
+// only in the modules that link them; core and config know nothing of OpenCV.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -103,7 +103,7 @@ TEST(Layering, TheDaemonsHeavyLibrariesAreIncludedOnlyInTheirModules) {
   // What worker processes must never load: only the modules the daemon dlopen()s link them.
   const std::vector<std::pair<std::string, std::vector<std::string>>> heavy = {
       {"opencv2/videoio", {"io"}}, {"opencv2/imgcodecs", {"io"}}, {"libavformat/", {"av", "io"}},
-      {"libavcodec/", {"av", "io"}}, {"libswscale/", {"av"}}, {"libavutil/", {"av", "io"}}, {"httplib.h", {"io"}}};
+      {"libavcodec/", {"av", "io"}}, {"libswscale/", {"av"}}, {"libavutil/", {"av", "io"}}};
   for (const Include& i : includes_of_the_tree()) {
     const Place from = place_of(i.file);
     for (const auto& [library, modules] : heavy) {

@@ -1,5 +1,11 @@
 #include "pipeline/config/pipeline_config.hpp"
 #include "pipeline/runtime/pipeline_loader.hpp"
+#include "pipeline/core/clock.hpp"
+
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
 
 #include <gtest/gtest.h>
 #include <opencv2/core.hpp>
@@ -348,6 +354,81 @@ TEST(PipelineConfig, WorkersReadTheirStageFromTheResolvedDocument) {
   EXPECT_THROW(parse_stage_ops(c.resolved_yaml, 2), ConfigException);
 }
 
+// Secrets from outside the file: `!env NAME` and `!file PATH` (relative to the config's folder).
+TEST(PipelineConfigSecrets, EnvAndFileTagsGiveTheValueWhichNothingShows) {
+  ::setenv("CVPIPE_TEST_SECRET_PATH", "from-env-s3cret.jsonl", 1);
+  PipelineConfig c = parse_config_text(std::string(kGood) + "results: {path: !env CVPIPE_TEST_SECRET_PATH}\n", "p.yaml", "", {});
+  ::unsetenv("CVPIPE_TEST_SECRET_PATH");
+  EXPECT_EQ(c.results_path, "from-env-s3cret.jsonl");
+  EXPECT_EQ(c.secret_paths.count("results.path"), 1u);
+  EXPECT_EQ(c.shown_yaml.find("s3cret"), std::string::npos) << c.shown_yaml;
+  EXPECT_NE(c.shown_yaml.find("path: \"***\""), std::string::npos) << c.shown_yaml;
+
+  const std::string dir = ::testing::TempDir() + "cvpipe-secret-" + std::to_string(::getpid());
+  std::filesystem::create_directories(dir);
+  { std::ofstream(dir + "/path.txt") << "from-file-s3cret.jsonl\n"; }
+  c = parse_config_text(std::string(kGood) + "results: {path: !file path.txt}\n", dir + "/p.yaml", dir, {});
+  // Read relative to the config, one newline left out (and, being a path, taken relative to it too).
+  EXPECT_EQ(c.results_path, dir + "/from-file-s3cret.jsonl");
+  EXPECT_EQ(c.shown_yaml.find("s3cret"), std::string::npos) << c.shown_yaml;
+  std::filesystem::remove_all(dir);
+}
+
+TEST(PipelineConfigSecrets, AMissingVariableOrFileIsAnErrorAtTheKey) {
+  ::unsetenv("CVPIPE_TEST_NOT_SET");
+  auto errors = errors_of(std::string(kGood) + "results: {path: !env CVPIPE_TEST_NOT_SET}\n");
+  ASSERT_EQ(errors.size(), 1u);
+  EXPECT_NE(errors[0].to_string().find("results.path"), std::string::npos) << errors[0].to_string();
+  EXPECT_NE(errors[0].message.find("CVPIPE_TEST_NOT_SET (!env) is not set"), std::string::npos) << errors[0].to_string();
+  EXPECT_EQ(errors[0].line, 18);
+  errors = errors_of(std::string(kGood) + "results: {path: !file /nonexistent/secret}\n");
+  ASSERT_EQ(errors.size(), 1u);
+  EXPECT_NE(errors[0].message.find("cannot read the secret file /nonexistent/secret"), std::string::npos)
+      << errors[0].to_string();
+  errors = errors_of(std::string(kGood) + "results: {path: !env}\n");
+  ASSERT_GE(errors.size(), 1u);
+  EXPECT_NE(errors[0].message.find("!env takes an environment variable's name"), std::string::npos) << errors[0].to_string();
+}
+
+TEST(PipelineConfigSecrets, URLsAreShownWithTheirCredentialsMasked) {
+  const PipelineConfig c = parse_config_text(std::string(kGood) + "results: {path: \"rtsp://admin:p/w@d@cam/x?token=abc\"}\n",
+                                             "p.yaml", "", {});
+  EXPECT_EQ(c.shown_yaml.find("p/w@d"), std::string::npos) << c.shown_yaml;
+  EXPECT_EQ(c.shown_yaml.find("abc"), std::string::npos) << c.shown_yaml;
+  EXPECT_NE(c.shown_yaml.find("rtsp://admin:***@cam/x"), std::string::npos) << c.shown_yaml;
+}
+
+// "Billion laughs": nine levels of nine aliases, 684 bytes that expand to 387 million values.
+TEST(PipelineConfigHostile, AnAliasBombIsRefusedAtOnce) {
+  std::string bomb = "a: &a [\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\"]\n";
+  for (char c = 'b'; c <= 'i'; ++c) {
+    const char p = static_cast<char>(c - 1);
+    bomb += std::string(1, c) + ": &" + c + " [";
+    for (int i = 0; i < 9; ++i) bomb += std::string(i ? "," : "") + "*" + p;
+    bomb += "]\n";
+  }
+  const std::int64_t start = monotonic_ns();
+  const auto errors = errors_of(std::string(kGood) + bomb);
+  EXPECT_LT(monotonic_ns() - start, 2'000'000'000LL);
+  ASSERT_EQ(errors.size(), 1u);
+  EXPECT_NE(errors[0].message.find("expand it to more than 100000 values"), std::string::npos) << errors[0].to_string();
+  // A few aliases, as people use them, are fine.
+  EXPECT_TRUE(errors_of("source: {type: synthetic, width: 64, height: 48, frames: 5}\n"
+                        "stages: [{name: a, ops: [&blur {op: gaussian_blur, ksize: 3}]}, {name: b, ops: [*blur]}]\n"
+                        "sink: {type: null}\n")
+                  .empty());
+}
+
+TEST(PipelineConfigHostile, TheFrameSizeLimitIsAKeyWithBounds) {
+  EXPECT_EQ(parse_config_text(kGood, "p.yaml", "", {}).source_limits.max_frame_pixels, kDefaultMaxFramePixels);
+  EXPECT_EQ(parse_config_text(std::string(kGood) + "limits: {max_frame_pixels: 1000000}\n", "p.yaml", "", {})
+                .source_limits.max_frame_pixels,
+            1000000);
+  const auto errors = errors_of(std::string(kGood) + "limits: {max_frame_pixels: 10}\n");
+  ASSERT_EQ(errors.size(), 1u);
+  EXPECT_NE(errors[0].to_string().find("limits.max_frame_pixels"), std::string::npos) << errors[0].to_string();
+}
+
 }  // namespace
 }  // namespace cvpipe
 
@@ -434,6 +515,5 @@ TEST(PipelineConfigResults, MissingPathUnknownKeyAndTheSinksFileAreErrors) {
   ASSERT_EQ(errors.size(), 1u);
   EXPECT_NE(errors[0].message.find("is the sink's file too"), std::string::npos) << errors[0].to_string();
 }
-
 }  // namespace
 }  // namespace cvpipe

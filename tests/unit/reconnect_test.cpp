@@ -119,7 +119,7 @@ class ReconnectingSourceTest : public ::testing::Test {
     PipelineConfig c = parse_config_text("source: {type: file, path: " + path +
                                              "}\nstages: [{name: s, ops: [{op: identity}]}]\nsink: {type: null}\n",
                                          "t.yaml", "", {});
-    return c.source.open;
+    return [open = c.source.open] { return open(SourceLimits{}); };
   }
 
   std::string dir_;
@@ -226,6 +226,25 @@ TEST_F(ReconnectingSourceTest, ConvertsAReconnectedSourceOfAnotherSizeIntoTheFir
   ASSERT_TRUE(cap.read(small));
   cv::resize(small, expected, cv::Size(64, 48), 0, 0, cv::INTER_LINEAR);
   EXPECT_EQ(cv::norm(into, expected, cv::NORM_INF), 0);
+}
+
+TEST_F(ReconnectingSourceTest, RefusesAReconnectedSourceWhoseFramesNoLongerFitTheMemoryLeft) {
+  const std::string first = make_clip("first.mkv", {32, 24}, 1);
+  const std::string bigger = make_clip("bigger.mkv", {320, 240}, 2);
+  int opened = 0;
+  const auto open_first = file_opener(first), open_bigger = file_opener(bigger);
+  ReconnectingSource source(
+      "test", [&] { return (opened++ == 0 ? open_first : open_bigger)(); }, ReconnectPolicy{0.01, 0.01, 0});
+  // The pipeline holds 100 KB of a 300 KB budget: two 320x240 buffers (460 KB) do not fit.
+  source.reserve_memory(100'000, 300'000);
+  cv::Mat into(24, 32, CV_8UC3);
+  FrameMeta meta;
+  std::string error;
+  ASSERT_EQ(source.read(into, meta, error), Source::Read::kFrame) << error;
+  EXPECT_EQ(source.read(into, meta, error), Source::Read::kError);
+  EXPECT_EQ(opened, 2);
+  EXPECT_NE(error.find("it came back with 320x240"), std::string::npos) << error;
+  EXPECT_NE(error.find("do not fit in the memory left"), std::string::npos) << error;
 }
 
 }  // namespace

@@ -102,7 +102,7 @@ CVPIPE_TEST_CHILD(source_conformance_open) {
   const PipelineConfig config = parse_config_text(argv[0], "conformance.yaml", argv[1], {});
   std::unique_ptr<Source> source;
   try {
-    source = config.source.open();
+    source = config.source.open(config.source_limits);
   } catch (const InputError& e) {
     report << "outcome input_error\nmessage " << one_line(e.what()) << "\n";
     return 0;

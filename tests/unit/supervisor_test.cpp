@@ -139,7 +139,7 @@ class Routing {
   ~Routing() {
     if (!router_done_.load()) supervisor_->stop_now();
     capture_done_.store(true, std::memory_order_release);
-    segment_->header().router_bell.ring();
+    segment_->router_bell().ring();
     if (router_.joinable()) router_.join();
     if (reaper_.joinable()) reaper_.join();
   }
@@ -164,7 +164,7 @@ class Routing {
       std::memset(segment_->buffer(slot, 0), static_cast<int>(fed_ & 0xff), f.bytes());
       ++fed_;
       captured_.enqueue(slot);
-      segment_->header().router_bell.ring();
+      segment_->router_bell().ring();
       if (between > 0ms) std::this_thread::sleep_for(between);
     }
   }
@@ -172,7 +172,7 @@ class Routing {
   // Capture ends; waits up to `timeout` for the router to deliver everything and stop.
   bool finish(std::chrono::milliseconds timeout = 20s) {
     capture_done_.store(true, std::memory_order_release);
-    segment_->header().router_bell.ring();
+    segment_->router_bell().ring();
     const auto deadline = std::chrono::steady_clock::now() + timeout;
     while (!router_done_.load() && std::chrono::steady_clock::now() < deadline) std::this_thread::sleep_for(5ms);
     return router_done_.load();
@@ -195,7 +195,7 @@ class Routing {
   // How many worker processes have run a frame (each had a worker control of its own).
   int workers_that_ran_frames() const {
     int n = 0;
-    for (std::uint32_t c = 0; c < segment_->header().worker_capacity; ++c)
+    for (std::uint32_t c = 0; c < segment_->worker_capacity(); ++c)
       n += segment_->worker(c).frames_processed.load() > 0 ? 1 : 0;
     return n;
   }

@@ -9,6 +9,7 @@
 #include <cstdlib>
 #include <deque>
 #include <mutex>
+#include <vector>
 
 #include "pipeline/core/logging.hpp"
 
@@ -60,13 +61,16 @@ bool header_tells_all(const AVFormatContext* format) {
 // A decoder context for `stream` on `threads` threads (0: one per core, as OpenCV's): frame
 // threads (whichever the codec has) for the stream, or `thread_type` for one frame. Null if out
 // of memory.
-AVCodecContext* new_codec_context(const AVCodec* decoder, const AVStream* stream, int threads, int thread_type = 0) {
+// It refuses frames of more than `max_pixels`, whatever the stream says of its size.
+AVCodecContext* new_codec_context(const AVCodec* decoder, const AVStream* stream, int threads, std::int64_t max_pixels,
+                                  int thread_type = 0) {
   AVCodecContext* c = avcodec_alloc_context3(decoder);
   if (!c) return nullptr;
   if (avcodec_parameters_to_context(c, stream->codecpar) < 0) {
     avcodec_free_context(&c);
     return nullptr;
   }
+  c->max_pixels = max_pixels;
   c->pkt_timebase = stream->time_base;
   c->thread_count = threads > 0 ? threads : cv::getNumberOfCPUs();
   if (thread_type) c->thread_type = thread_type;
@@ -100,6 +104,7 @@ struct AvDecoder::State {
   bool analysed = false;  // avformat_find_stream_info ran
   bool first_alone = false;  // the next grab() is the first: try first_frame_alone()
   int threads = 0;           // the decoders' (0: one per core)
+  std::int64_t max_pixels = 0;  // the largest frame a decoder may make
   int first_width = 0, first_height = 0;  // the first frame's size, once retrieved
   int coded_width = 0, coded_height = 0;  // the decoder's for it
   bool valid = false;  // `frame` holds the frame grab() decoded
@@ -124,17 +129,37 @@ AvDecoder::AvDecoder(std::unique_ptr<State> state) : state_(std::move(state)) {}
 AvDecoder::~AvDecoder() = default;
 
 std::unique_ptr<AvDecoder> AvDecoder::open(const std::string& path, std::string& error, bool first_alone,
-                                           int threads) {
+                                           int threads, std::int64_t max_pixels) {
   set_ffmpeg_log_level();
   auto s = std::make_unique<State>();
   if (avformat_open_input(&s->format, path.c_str(), nullptr, nullptr) != 0) {
     error = "not a video FFmpeg can read";
     return nullptr;
   }
+  // What the header says of the size is checked before anything is decoded, and again after.
+  const auto too_large = [&](std::string& why) {
+    for (unsigned i = 0; i < s->format->nb_streams; ++i) {
+      const AVCodecParameters* p = s->format->streams[i]->codecpar;
+      if (p->codec_type == AVMEDIA_TYPE_VIDEO && static_cast<std::int64_t>(p->width) * p->height > max_pixels) {
+        why = "its frames are " + std::to_string(p->width) + "x" + std::to_string(p->height) + ", more than " +
+              std::to_string(max_pixels) + " pixels (limits.max_frame_pixels)";
+        return true;
+      }
+    }
+    return false;
+  };
+  if (too_large(error)) return nullptr;
   s->analysed = !header_tells_all(s->format);
-  if (s->analysed && avformat_find_stream_info(s->format, nullptr) < 0) {
-    error = "not a video FFmpeg can read";
-    return nullptr;
+  if (s->analysed) {
+    // The analysis decodes frames: with the same bound as the decoder's.
+    std::vector<AVDictionary*> options(s->format->nb_streams, nullptr);
+    for (AVDictionary*& o : options) av_dict_set_int(&o, "max_pixels", max_pixels, 0);
+    const int analysed = avformat_find_stream_info(s->format, options.data());
+    for (AVDictionary*& o : options) av_dict_free(&o);
+    if (analysed < 0) {
+      error = "not a video FFmpeg can read";
+      return nullptr;
+    }
   }
   const int index = first_video_stream(s->format);
   if (index < 0) {
@@ -142,13 +167,15 @@ std::unique_ptr<AvDecoder> AvDecoder::open(const std::string& path, std::string&
     return nullptr;
   }
   s->stream = s->format->streams[index];
+  if (too_large(error)) return nullptr;
+  s->max_pixels = max_pixels;
   const AVCodec* decoder = avcodec_find_decoder(s->stream->codecpar->codec_id);
   if (!decoder) {
     error = "FFmpeg has no decoder for its video (" + std::string(avcodec_get_name(s->stream->codecpar->codec_id)) + ")";
     return nullptr;
   }
   s->threads = threads;
-  s->codec = new_codec_context(decoder, s->stream, threads);
+  s->codec = new_codec_context(decoder, s->stream, threads, max_pixels);
   s->packet = av_packet_alloc();
   s->frame = av_frame_alloc();
   s->bgr = av_frame_alloc();
@@ -291,7 +318,7 @@ bool AvDecoder::first_frame_alone() {
 
   const AVCodec* decoder = s.codec->codec;  // the main decoder's
   // One frame: threads on its slices, if it has several (frame threads would only wait).
-  AVCodecContext* alone = new_codec_context(decoder, s.stream, s.threads, FF_THREAD_SLICE);
+  AVCodecContext* alone = new_codec_context(decoder, s.stream, s.threads, s.max_pixels, FF_THREAD_SLICE);
   if (!alone) return false;
   // Kept until the next frame is grabbed: retrieve() reads the frame's coded size from it.
   s.first_codec.reset(alone);

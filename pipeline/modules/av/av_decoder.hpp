@@ -42,9 +42,10 @@ class AvDecoder {
   // Opens `path`; nullptr with `error` set when FFmpeg cannot read it or it has no video stream
   // a decoder of FFmpeg's can decode. With `first_alone`, the first frame comes sooner where the
   // stream reorders frames (see first_frame_alone): the same frame, decoded twice. `threads`: the
-  // decoder's threads, 0 for one per core.
+  // decoder's threads, 0 for one per core. A stream whose frames are larger than `max_pixels` is
+  // refused (its header's size; the decoder refuses a larger frame whatever the header said).
   static std::unique_ptr<AvDecoder> open(const std::string& path, std::string& error, bool first_alone = false,
-                                         int threads = 0);
+                                         int threads = 0, std::int64_t max_pixels = INT64_MAX);
   ~AvDecoder();
   AvDecoder(const AvDecoder&) = delete;
   AvDecoder& operator=(const AvDecoder&) = delete;

@@ -26,7 +26,8 @@ namespace {
 
 class FileSource final : public Source {
  public:
-  FileSource(const std::string& path, bool loop, int threads) : path_(path), loop_(loop), threads_(threads) {
+  FileSource(const std::string& path, bool loop, int threads, const SourceLimits& limits)
+      : path_(path), loop_(loop), threads_(threads), limits_(limits) {
     format_ = open_file();
     fps_ = decoder_->fps();
     if (!(fps_ > 0 && fps_ < 1000)) fps_ = 25;
@@ -101,7 +102,7 @@ class FileSource final : public Source {
       throw InputError("cannot open video file " + path_ + ": " + std::strerror(errno));
     std::string why;
     // The first frame sooner only where it is waited for: not at each pass of a loop.
-    decoder_ = AvDecoder::open(path_, why, !opened_before_, threads_);
+    decoder_ = AvDecoder::open(path_, why, !opened_before_, threads_, limits_.max_frame_pixels);
     if (!decoder_) throw InputError("cannot open video file " + path_ + ": " + why);
     if (!opened_before_)
       get_logger("source")->debug("file {}: {}", path_,
@@ -117,7 +118,10 @@ class FileSource final : public Source {
     std::string error;
     cv::Mat frame;
     if (!size_unchanged(error) || !decoder_->grab() || !decoder_->retrieve(frame) || frame.empty())
-      throw InputError("cannot read video file " + path_ + ": no frame could be decoded");
+      // Its header did not say the size, and no frame decoded: a damaged file, or one whose frames
+      // are beyond the limit (the decoder refuses them before allocating them).
+      throw InputError("cannot read video file " + path_ + ": no frame could be decoded (damaged, or frames larger than " +
+                       std::to_string(limits_.max_frame_pixels) + " pixels, limits.max_frame_pixels)");
     first_pts_us_ = decoder_->pts_us();
     first_ = frame;
     return FrameFormat{first_.cols, first_.rows, first_.type()};
@@ -163,6 +167,7 @@ class FileSource final : public Source {
   std::string path_;
   bool loop_;
   int threads_;  // the decoder's (0: one per core)
+  SourceLimits limits_;
   std::unique_ptr<AvDecoder> decoder_;
   FrameFormat format_;
   double fps_ = 25;
@@ -196,8 +201,8 @@ SourceSpec parse_file_source(ConfigReader& r) {
   spec.description = "file " + path + (loop ? " looped" : "") +
                      (threads > 0 ? ", decoded on " + std::to_string(threads) + " thread" + (threads > 1 ? "s" : "") : "");
   spec.path = path;
-  spec.open = [path, loop, threads]() -> std::unique_ptr<Source> {
-    return std::make_unique<FileSource>(path, loop, threads);
+  spec.open = [path, loop, threads](const SourceLimits& limits) -> std::unique_ptr<Source> {
+    return std::make_unique<FileSource>(path, loop, threads, limits);
   };
   return spec;
 }

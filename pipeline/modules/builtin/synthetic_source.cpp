@@ -115,7 +115,13 @@ SourceSpec parse_synthetic_source(ConfigReader& r) {
   spec.live = p.realtime;
   spec.description = "synthetic " + std::to_string(p.width) + "x" + std::to_string(p.height) + " " +
                      std::to_string(p.frames) + " frames" + (p.realtime ? " paced" : "");
-  spec.open = [p]() -> std::unique_ptr<Source> { return std::make_unique<SyntheticSource>(p); };
+  spec.open = [p](const SourceLimits& limits) -> std::unique_ptr<Source> {
+    if (static_cast<std::int64_t>(p.width) * p.height > limits.max_frame_pixels)
+      throw InputError("synthetic frames of " + std::to_string(p.width) + "x" + std::to_string(p.height) +
+                       " are more than " + std::to_string(limits.max_frame_pixels) +
+                       " pixels (limits.max_frame_pixels)");
+    return std::make_unique<SyntheticSource>(p);
+  };
   return spec;
 }
 

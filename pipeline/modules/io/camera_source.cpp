@@ -53,7 +53,7 @@ std::string fourcc_text(double value) {
 
 class CameraSource final : public CaptureSource {
  public:
-  explicit CameraSource(const CameraParams& p) : p_(p) {
+  CameraSource(const CameraParams& p, const SourceLimits& limits) : CaptureSource(limits), p_(p) {
     const std::string device = p_.device();
     // Checked here so the message says why; OpenCV only says it could not open.
     struct stat st;
@@ -80,7 +80,8 @@ class CameraSource final : public CaptureSource {
     if (p_.fps) cap_.set(cv::CAP_PROP_FPS, *p_.fps);
     cap_.set(cv::CAP_PROP_BUFFERSIZE, kCameraBuffers);
 
-    if (!read_first_frame()) throw InputError("cannot read camera " + device + ": it opened but gave no frame");
+    if (!read_first_frame("camera " + device))
+      throw InputError("cannot read camera " + device + ": it opened but gave no frame");
     const double granted_fps = cap_.get(cv::CAP_PROP_FPS);
     fps_ = granted_fps > 0 && granted_fps < 1000 ? granted_fps : 30;  // 30 when the driver tells none
     const std::string granted_fourcc = fourcc_text(cap_.get(cv::CAP_PROP_FOURCC));
@@ -140,7 +141,9 @@ SourceSpec parse_camera_source(ConfigReader& r) {
   p.reconnect = read_reconnect_policy(r);
 
   return reconnecting_source_spec("camera", "camera " + p.device(),
-                                  [p]() -> std::unique_ptr<Source> { return std::make_unique<CameraSource>(p); },
+                                  [p](const SourceLimits& limits) -> std::unique_ptr<Source> {
+                                    return std::make_unique<CameraSource>(p, limits);
+                                  },
                                   p.reconnect);
 }
 

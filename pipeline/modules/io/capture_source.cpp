@@ -4,8 +4,19 @@
 
 namespace cvpipe {
 
-bool CaptureSource::read_first_frame() {
+void CaptureSource::check_size(int width, int height, const std::string& what) const {
+  if (static_cast<std::int64_t>(width) * height > limits_.max_frame_pixels)
+    throw InputError(what + ": its frames are " + std::to_string(width) + "x" + std::to_string(height) +
+                     ", more than " + std::to_string(limits_.max_frame_pixels) + " pixels (limits.max_frame_pixels)");
+}
+
+bool CaptureSource::read_first_frame(const std::string& what) {
+  // What the backend knows before decoding (the stream's header, the driver's format): a frame is
+  // not decoded when it says too much.
+  check_size(static_cast<int>(cap_.get(cv::CAP_PROP_FRAME_WIDTH)), static_cast<int>(cap_.get(cv::CAP_PROP_FRAME_HEIGHT)),
+             what);
   if (!cap_.read(first_) || first_.empty()) return false;
+  check_size(first_.cols, first_.rows, what);
   first_ms_ = cap_.get(cv::CAP_PROP_POS_MSEC);
   format_ = FrameFormat{first_.cols, first_.rows, first_.type()};
   return true;

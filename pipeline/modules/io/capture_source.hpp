@@ -22,8 +22,11 @@ class CaptureSource : public Source {
   Read read(cv::Mat& into, FrameMeta& meta, std::string& error) final;
 
  protected:
-  // Reads the first frame from the open cap_ and sets format_; false if none came.
-  bool read_first_frame();
+  explicit CaptureSource(const SourceLimits& limits) : limits_(limits) {}
+  // Reads the first frame from the open cap_ and sets format_; false if none came. Throws
+  // InputError naming `what` when the frames (as the backend announces them, then as the first
+  // decodes) are larger than the limits allow.
+  bool read_first_frame(const std::string& what);
   // Why grab() returned no frame, after waiting `waited_s` seconds for it.
   virtual std::string grab_failed(double waited_s) const = 0;
 
@@ -32,6 +35,9 @@ class CaptureSource : public Source {
   double fps_ = 25;
 
  private:
+  void check_size(int width, int height, const std::string& what) const;
+
+  SourceLimits limits_;
   cv::Mat first_;  // read by read_first_frame(), not yet handed out
   double first_ms_ = 0;
   LiveClock clock_;

@@ -7,6 +7,7 @@
 #include <cstdio>
 
 #include "pipeline/core/clock.hpp"
+#include "pipeline/core/memory_budget.hpp"
 #include "pipeline/core/logging.hpp"
 
 namespace cvpipe {
@@ -194,7 +195,12 @@ Source::Read ReconnectingSource::reconnect(const std::string& why, std::string& 
       log->info("source reconnected after {} attempt{}, {:.1f} s", attempt, attempt == 1 ? "" : "s",
                 seconds_since(lost_at));
       reconnects_.fetch_add(1, std::memory_order_relaxed);
-      adopt_inner();
+      if (const std::string refused = adopt_inner(); !refused.empty()) {
+        inner_.reset();
+        gave_up_ = description_ + ": " + refused;
+        error = gave_up_;
+        return Read::kError;
+      }
       return Read::kFrame;
     }
     if (policy_.attempts > 0 && attempt >= policy_.attempts) {
@@ -211,23 +217,38 @@ Source::Read ReconnectingSource::reconnect(const std::string& why, std::string& 
   }
 }
 
-void ReconnectingSource::adopt_inner() {
+std::string ReconnectingSource::adopt_inner() {
   inner_format_ = inner_->format();
   new_session_ = true;
   if (inner_format_ != format_) {
+    // Frames of another size need buffers of their own: the decoder's frame and the one converted
+    // from (the slots keep the run's size). They must fit in what the pipeline left of its budget.
+    const std::uint64_t needed = 2 * static_cast<std::uint64_t>(inner_format_.bytes());
+    if (budget_ > 0 && committed_ + needed > budget_)
+      return "it came back with " + inner_format_.describe() + " frames, whose buffers (" +
+             bytes_text(static_cast<double>(needed)) + ") do not fit in the memory left (" +
+             bytes_text(static_cast<double>(budget_ - std::min(budget_, committed_))) + " of " +
+             bytes_text(static_cast<double>(budget_)) + ", half of what this process may use)";
     get_logger("source")->warn("source reconnected with {} frames, the run's are {}: converting each frame",
                                inner_format_.describe(), format_.describe());
   }
+  return "";
 }
 
-SourceSpec reconnecting_source_spec(std::string type, std::string description, ReconnectingSource::Opener open,
+void ReconnectingSource::reserve_memory(std::uint64_t committed, std::uint64_t budget) {
+  committed_ = committed;
+  budget_ = budget;
+}
+
+SourceSpec reconnecting_source_spec(std::string type, std::string description, LimitedOpener open,
                                     const ReconnectPolicy& policy) {
   SourceSpec spec;
   spec.type = std::move(type);
   spec.live = true;
   spec.description = std::move(description);
-  spec.open = [open = std::move(open), policy, description = spec.description]() -> std::unique_ptr<Source> {
-    return std::make_unique<ReconnectingSource>(description, open, policy);
+  spec.open = [open = std::move(open), policy,
+               description = spec.description](const SourceLimits& limits) -> std::unique_ptr<Source> {
+    return std::make_unique<ReconnectingSource>(description, [open, limits] { return open(limits); }, policy);
   };
   return spec;
 }

@@ -82,12 +82,16 @@ class ReconnectingSource final : public Source {
   // A read or an open already in the inner source ends by its own timeout.
   void interrupt() noexcept override;
   std::uint64_t reconnects() const override { return reconnects_.load(std::memory_order_relaxed); }
+  // A source that comes back with frames of another size needs buffers of its own for them: they
+  // must fit in `budget` less `committed`, or the read fails (the run ends, exit 66).
+  void reserve_memory(std::uint64_t committed, std::uint64_t budget) override;
 
  private:
   Read read_inner(cv::Mat& into, FrameMeta& meta, std::string& error);
   // Opens a new inner source after a loss; kFrame when one is open.
   Read reconnect(const std::string& why, std::string& error);
-  void adopt_inner();
+  // Takes the new inner source; why it cannot, or "".
+  std::string adopt_inner();
   bool wait(double seconds);  // false when interrupted
 
   std::string description_;
@@ -110,11 +114,13 @@ class ReconnectingSource final : public Source {
   std::condition_variable wake_;
   std::atomic<bool> interrupted_{false};
   std::atomic<std::uint64_t> reconnects_{0};
+  std::uint64_t committed_ = 0, budget_ = 0;  // reserve_memory(); 0: not told
 };
 
 // The spec of a live source of type `type` that reconnects by `policy`; `open` opens one inner
-// source (throwing InputError when it cannot).
-SourceSpec reconnecting_source_spec(std::string type, std::string description, ReconnectingSource::Opener open,
+// source within the run's limits (throwing InputError when it cannot).
+using LimitedOpener = std::function<std::unique_ptr<Source>(const SourceLimits&)>;
+SourceSpec reconnecting_source_spec(std::string type, std::string description, LimitedOpener open,
                                     const ReconnectPolicy& policy);
 
 }  // namespace cvpipe

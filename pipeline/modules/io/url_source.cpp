@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "pipeline/core/errors.hpp"
+#include "pipeline/core/secrets.hpp"
 #include "pipeline/core/logging.hpp"
 #include "pipeline/modules/io/capture_source.hpp"
 #include "pipeline/modules/io/reconnecting_source.hpp"
@@ -39,19 +40,6 @@ struct UrlParams {
   ReconnectPolicy reconnect;
 };
 
-// rtsp://user:secret@host/x -> rtsp://user:***@host/x
-std::string mask_password(const std::string& url) {
-  const std::size_t scheme = url.find("://");
-  if (scheme == std::string::npos) return url;
-  const std::size_t start = scheme + 3;
-  const std::size_t at = url.find('@', start);
-  const std::size_t slash = url.find('/', start);
-  if (at == std::string::npos || (slash != std::string::npos && slash < at)) return url;
-  const std::size_t colon = url.find(':', start);
-  if (colon == std::string::npos || colon > at) return url;
-  return url.substr(0, colon + 1) + "***" + url.substr(at);
-}
-
 std::string seconds_text(double s) {
   char text[32];
   std::snprintf(text, sizeof text, "%g s", s);
@@ -62,7 +50,7 @@ int to_ms(double seconds) { return std::max(1, static_cast<int>(std::lround(seco
 
 class UrlSource final : public CaptureSource {
  public:
-  explicit UrlSource(const UrlParams& p) : p_(p) {
+  UrlSource(const UrlParams& p, const SourceLimits& limits) : CaptureSource(limits), p_(p) {
     const std::vector<int> params{cv::CAP_PROP_OPEN_TIMEOUT_MSEC, to_ms(p_.open_timeout_s),
                                   cv::CAP_PROP_READ_TIMEOUT_MSEC, to_ms(p_.read_timeout_s)};
     const auto started = Clock::now();
@@ -74,7 +62,7 @@ class UrlSource final : public CaptureSource {
     }
     // The first frame gives the true frame size and proves frames arrive; the first read() hands it out.
     const auto reading = Clock::now();
-    if (!read_first_frame()) {
+    if (!read_first_frame("stream " + p_.shown)) {
       throw InputError("cannot read stream " + p_.shown + ": " +
                        (elapsed_s(reading) >= 0.9 * p_.read_timeout_s
                             ? "no frame within read_timeout=" + seconds_text(p_.read_timeout_s)
@@ -108,14 +96,16 @@ SourceSpec parse_url_source(ConfigReader& r) {
   if (!p.url.empty() && !r.describing() && p.url.find("://") == std::string::npos)
     r.fail("url", "expected a URL such as rtsp://host/path or http://host:8080/stream, got \"" + p.url +
                       "\" (a video file is type: file)");
-  p.shown = mask_password(p.url);
+  p.shown = mask_url(p.url);
   p.open_timeout_s = r.positive_number("open_timeout", p.open_timeout_s, 3600);
   p.read_timeout_s = r.positive_number("read_timeout", p.read_timeout_s, 3600);
   p.fps = r.optional_number("fps", 0.1, 1000);
   p.reconnect = read_reconnect_policy(r);
 
   return reconnecting_source_spec("url", "url " + p.shown,
-                                  [p]() -> std::unique_ptr<Source> { return std::make_unique<UrlSource>(p); },
+                                  [p](const SourceLimits& limits) -> std::unique_ptr<Source> {
+                                    return std::make_unique<UrlSource>(p, limits);
+                                  },
                                   p.reconnect);
 }
 
