@@ -15,83 +15,17 @@
 #include <thread>
 
 #include "tests/integration/cli_test_util.hpp"
+#include "tests/support/net_util.hpp"
+#include "tests/support/stream_server.hpp"
 
 namespace cvpipe {
 namespace {
 
-constexpr const char* kFfmpeg = "/usr/bin/ffmpeg";
-
-// A TCP port on 127.0.0.1 that nothing listens on now: bound to port 0, then released.
-int free_port() {
-  const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  addr.sin_port = 0;
-  socklen_t len = sizeof addr;
-  int port = -1;
-  if (fd >= 0 && ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0 &&
-      ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) == 0)
-    port = ntohs(addr.sin_port);
-  if (fd >= 0) ::close(fd);
-  return port;
-}
-
-// Whether something listens on 127.0.0.1:port, from /proc/net/tcp (connecting to find out would
-// take the server's one client).
-bool listening(int port) {
-  std::ifstream tcp("/proc/net/tcp");
-  char local[32];
-  std::snprintf(local, sizeof local, "0100007F:%04X", port);
-  std::string line;
-  std::getline(tcp, line);  // header
-  while (std::getline(tcp, line)) {
-    std::istringstream fields(line);
-    std::string slot, local_address, remote_address, state;
-    fields >> slot >> local_address >> remote_address >> state;
-    if (local_address == local && state == "0A") return true;  // TCP_LISTEN
-  }
-  return false;
-}
-
-bool wait_until(const std::function<bool()>& condition, std::chrono::milliseconds timeout) {
-  const auto deadline = std::chrono::steady_clock::now() + timeout;
-  while (!condition()) {
-    if (std::chrono::steady_clock::now() >= deadline) return false;
-    std::this_thread::sleep_for(20ms);
-  }
-  return true;
-}
-
-// What a running process has written to its stderr so far (the test harness points it at a
-// memory file, which /proc lets us open again).
-std::string stderr_of(pid_t pid) {
-  std::ifstream err("/proc/" + std::to_string(pid) + "/fd/2", std::ios::binary);
-  std::ostringstream text;
-  text << err.rdbuf();
-  return text.str();
-}
-
-// ffmpeg serving a 25 fps 320x240 test pattern as MJPEG over HTTP to one client, on 127.0.0.1.
-class StreamServer {
- public:
-  explicit StreamServer(int port)
-      : program_(RunningProgram::start({kFfmpeg, "-nostdin", "-loglevel", "error", "-re", "-f", "lavfi", "-i",
-                                        "testsrc2=size=320x240:rate=25", "-f", "mpjpeg", "-listen", "1",
-                                        "http://127.0.0.1:" + std::to_string(port) + "/"})) {
-    ready_ = wait_until([port] { return listening(port); }, 10s);
-  }
-  bool ready() const { return ready_; }
-  // SIGKILL: the stream stops mid-frame, as when a camera loses power.
-  void kill() {
-    ::kill(program_.pid(), SIGKILL);
-    (void)program_.finish(5s);
-  }
-
- private:
-  RunningProgram program_;
-  bool ready_ = false;
-};
+using test::free_port;
+using test::kFfmpeg;
+using test::StreamServer;
+using test::stderr_of;
+using test::wait_until;
 
 class UrlSource : public CvpipeTest {
  protected:
