@@ -8,8 +8,8 @@
 //     target: overrun    # overrun | layout | other_worker | own_ring | slot_header
 //
 // overrun: past the end of its output buffer, into the guard page behind it; layout: into the
-// sealed layout; other_worker: into another worker's control; own_ring: its `out` ring's index, so
-// that the daemon reads slots it never handed out; slot_header: its frame's drop code and error
+// sealed layout; other_worker: into another worker's control; own_ring: a forged entry in its
+// `out` ring, an index no segment has; slot_header: its frame's drop code and error
 // text, with values no worker may leave.
 #include <signal.h>
 #include <sys/resource.h>
@@ -106,9 +106,12 @@ class ScribbleOp final : public Op {
     } else if (p_.target == "other_worker") {
       base[l.workers_offset + ((control + 1) % l.worker_capacity) * l.worker_stride] = 1;
     } else if (p_.target == "own_ring") {
+      // A forged entry: an index no segment has, where the next slot handed back would go.
       auto* ring = reinterpret_cast<SpscRingHeader*>(base + l.workers_offset + control * l.worker_stride +
                                                      l.worker_stride - l.ring_bytes);
-      ring->tail.store(ring->tail.load() + 3, std::memory_order_release);
+      const std::uint64_t tail = ring->tail.load();
+      reinterpret_cast<std::uint32_t*>(ring + 1)[tail & ring->mask] = 0x00BADBADu;
+      ring->tail.store(tail + 1, std::memory_order_release);
     } else if (p_.target == "slot_header") {
       auto* header = reinterpret_cast<SlotHeader*>(base + l.slots_offset + slot * l.slot_stride);
       header->drop = 77;
