@@ -79,8 +79,9 @@ std::string base64_decode(std::string_view in) {
 
 // Equal, in a time that does not depend on where they differ.
 bool same_secret(std::string_view a, std::string_view b) {
+  if (b.empty()) return false;  // no secret matches nothing
   unsigned char diff = a.size() == b.size() ? 0 : 1;
-  for (std::size_t i = 0; i < a.size(); ++i) diff |= static_cast<unsigned char>(a[i] ^ b[i % std::max<std::size_t>(b.size(), 1)]);
+  for (std::size_t i = 0; i < a.size(); ++i) diff |= static_cast<unsigned char>(a[i] ^ b[i % b.size()]);
   return diff == 0;
 }
 
