@@ -257,6 +257,14 @@ bool ConfigDiagnostics::has_errors_under(std::string_view path) const {
   });
 }
 
+bool ConfigDiagnostics::from_command_line(std::string_view path) const {
+  return std::any_of(overrides_.begin(), overrides_.end(), [path](const auto& o) {
+    const std::string& given = o.first;
+    return path.substr(0, given.size()) == given &&
+           (path.size() == given.size() || path[given.size()] == '.' || path[given.size()] == '[');
+  });
+}
+
 void ConfigDiagnostics::add_override(std::string canonical_path, std::string origin) {
   overrides_[std::move(canonical_path)] = std::move(origin);
 }
@@ -569,7 +577,8 @@ std::string ConfigReader::path_value(std::string_view key, std::string fallback)
     document(key, "path", fallback, "relative to the config file", false);
     return fallback;
   }
-  return resolve_path(string_value(key, "a path").value_or(fallback));
+  const std::optional<std::string> given = string_value(key, "a path");
+  return given ? resolve_given_path(key, *given) : resolve_path(fallback);
 }
 
 std::string ConfigReader::required_path(std::string_view key, std::string* given) {
@@ -579,7 +588,22 @@ std::string ConfigReader::required_path(std::string_view key, std::string* given
   }
   std::string text = required_string(key);
   if (given) *given = text;
-  return resolve_path(text);
+  return resolve_given_path(key, text);
+}
+
+std::string ConfigReader::resolve_given_path(std::string_view key, const std::string& given) {
+  if (given.empty() || given[0] == '/') return given;
+  const std::string at = path_.empty() ? std::string(key) : path_ + "." + std::string(key);
+  if (!diag_->from_command_line(at)) return resolve_path(given);
+  // Typed on the command line: relative to where it was typed. Written back into the document,
+  // absolute, so that whoever reads the document later (a worker, the shown config) reads the
+  // same file.
+  std::error_code ec;
+  const std::filesystem::path here = std::filesystem::current_path(ec);
+  if (ec) return given;
+  std::string absolute = (here / given).lexically_normal().string();
+  node_[std::string(key)] = absolute;
+  return absolute;
 }
 
 std::string ConfigReader::resolve_path(const std::string& given) const {

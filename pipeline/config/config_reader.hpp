@@ -60,6 +60,8 @@ class ConfigDiagnostics {
   void add_about_object(const YAML::Mark& mark, const std::string& path, std::string_view kind_key,
                         std::string message);
   void add_override(std::string canonical_path, std::string origin);  // origin: "--set a.b=3"
+  // Whether the value at `path` came from a --set (given itself, or inside a section one gave).
+  bool from_command_line(std::string_view path) const;
   // An error in a command-line override itself (it names the --set, not the file).
   void add_override_error(const std::string& origin, std::string message);
   bool ok() const noexcept { return errors_.empty(); }
@@ -150,8 +152,11 @@ class ConfigReader {
   std::string path_value(std::string_view key, std::string fallback);
   // A required file path, resolved as path_value() does; `given`, if not null, gets it as written.
   std::string required_path(std::string_view key, std::string* given = nullptr);
-  // `given` as path_value() reads it: unchanged if absolute or empty, else relative to the base dir.
+  // `given` as the file's paths are read: unchanged if absolute or empty, else relative to the base dir.
   std::string resolve_path(const std::string& given) const;
+  // The path `given` for `key`: relative to the base dir when the file gave it, to the current
+  // directory when a --set did (then written back into the document, absolute).
+  std::string resolve_given_path(std::string_view key, const std::string& given);
   // One of a fixed set of words.
   std::string choice(std::string_view key, std::string fallback,
                      std::initializer_list<std::string_view> choices);

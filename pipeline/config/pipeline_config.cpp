@@ -397,7 +397,7 @@ PipelineConfig parse_document(YAML::Node root, ConfigDiagnostics& diag, ParseSta
     else if (value.IsSequence() && value.size() == 1 && value[0].IsNull()) path = "-";
     else if (!results.has("path")) results.fail("path", "missing required key (a file, or - for stdout)");
     else if (value.IsDefined()) results.fail("path", "expected a file path, or - for stdout");
-    config.results_path = path == "-" || path.empty() ? path : results.resolve_path(path);
+    config.results_path = path == "-" || path.empty() ? path : results.resolve_given_path("path", path);
     std::error_code ec;
     const auto canonical = [&](const std::string& p) { return std::filesystem::weakly_canonical(p, ec); };
     if (!path.empty() && path != "-") {

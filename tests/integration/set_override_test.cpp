@@ -1,5 +1,7 @@
 // --set KEY.PATH=VALUE changes one value of the config for one run; a bad one is a config error
 // that points at the command line.
+#include <filesystem>
+
 #include "tests/integration/cli_test_util.hpp"
 
 namespace cvpipe {
@@ -123,6 +125,29 @@ TEST_F(SetOverride, WithoutAnEqualsSignIsAConfigError) {
   const RunResult r = run_cvpipe({"validate", config_, "--set", "stages.blur.workers"});
 
   expect_config_error_naming(r, "stages.blur.workers");
+}
+
+// A path typed on the command line is relative to where it was typed; one in the file, to the
+// file. The config is in cfg/, the command runs in the test's folder.
+TEST_F(SetOverride, APathGivenOnTheCommandLineIsRelativeToTheCurrentDirectory) {
+  ASSERT_TRUE(make_clip(path("here.mkv"), {96, 64}, 6));
+  std::filesystem::create_directories(path("cfg"));
+  const std::string config = write("cfg/p.yaml", "source: {type: file, path: there.mkv}\n"
+                                                 "stages: [{name: s, workers: 2, ops: [{op: gaussian_blur, ksize: 3}]}]\n"
+                                                 "sink: {type: images, path: out/%03d.png}\n");
+  const std::filesystem::path before = std::filesystem::current_path();
+  std::filesystem::current_path(dir_);
+  const RunResult r = run_cvpipe({"run", "cfg/p.yaml", "--set", "source.path=here.mkv", "--set",
+                                  "sink.path=mine/%03d.png", "--set", "results.path=found.jsonl"});
+  std::filesystem::current_path(before);
+
+  ASSERT_EQ(r.exit_code, 0) << describe(r);
+  EXPECT_EQ(list_dir(path("mine")).size(), 6u) << "the sink's --set path, from the current directory";
+  EXPECT_TRUE(exists(path("found.jsonl")));
+  EXPECT_FALSE(exists(path("cfg/mine")));
+  // Without the --set, the file's path is the file's: cfg/there.mkv, which does not exist.
+  const RunResult missing = run_cvpipe({"validate", config});
+  EXPECT_NE(missing.err.find(path("cfg/there.mkv")), std::string::npos) << describe(missing);
 }
 
 }  // namespace
