@@ -69,6 +69,7 @@ struct SinkSpec {
   std::string type;
   std::string description;  // "video out/default.mp4 (mp4v)"
   std::string path;         // the file written, if one (not a pattern)
+  std::string writes;       // a file it writes (a pattern's first), whose folder is checked before a run; "" if none
   // Why frames of this format cannot be written, or empty.
   std::function<std::string(const FrameFormat&)> check_format;
   // Creates the output; throws OutputError when it cannot.

@@ -5,7 +5,9 @@
 #include <algorithm>
 #include <cstdio>
 #include <limits>
+#include <utility>
 
+#include "pipeline/core/errors.hpp"
 #include "pipeline/core/memory_budget.hpp"
 #include "pipeline/runtime/sink.hpp"
 
@@ -127,7 +129,14 @@ std::unique_ptr<Source> load_and_resolve(const std::string& path, const std::vec
   ConfigDiagnostics diag(path);
   const std::string text = read_config_file(path, diag);
   if (!diag.ok()) throw ConfigException(diag.sorted());
-  return parse_and_resolve(text, path, config_base_dir(path), overrides, config, parsed);
+  std::unique_ptr<Source> source = parse_and_resolve(text, path, config_base_dir(path), overrides, config, parsed);
+  // Where the run will write, checked now: validate says what run would, and run says it before
+  // a worker starts or a file is made.
+  for (const auto& [key, file] : {std::pair<std::string, std::string>{"sink.path", config.sink.writes},
+                                  {"results.path", config.results_path == "-" ? "" : config.results_path}})
+    if (!file.empty())
+      if (const std::string why = output_folder_problem(file); !why.empty()) throw OutputError(key + ": " + why);
+  return source;
 }
 
 std::unique_ptr<Source> resolve(PipelineConfig& config) {

@@ -29,6 +29,11 @@ class Sink {
 // For sinks that write files. Creates the folders above `path` (mkdir -p) and checks this process
 // may write into the last. Throws OutputError naming the folder.
 void create_parent_dirs(const std::string& path);
+// Why this process could not create `path` (a file to write): "" when it can. The folders above
+// it that exist must be folders, and the deepest that exists writable (the rest is made by
+// create_parent_dirs()). Creates nothing: what validate and run check before they start. Names
+// the folders by their absolute paths.
+std::string output_folder_problem(const std::string& path);
 // Why 8-bit 1- or 3-channel frames are the only ones an image or video file takes.
 std::string require_8bit_1_or_3_channels(const FrameFormat& f);
 

@@ -425,7 +425,8 @@ TEST_F(BadOutput, OpeningTheWriterAddsNoLinesOfOpenCVs) {
   EXPECT_EQ(cv::VideoCapture(path("out.mp4"), cv::CAP_FFMPEG).get(cv::CAP_PROP_FRAME_COUNT), 5) << describe(r);
 }
 
-// A folder this user may not write into: exit 73 before a frame is read.
+// A folder this user may not write into: exit 73 before a frame is read, from validate as from
+// run, naming the key and the absolute folder.
 class OutputWithoutPermission : public BadOutput, public ::testing::WithParamInterface<std::string> {};
 
 TEST_P(OutputWithoutPermission, ExitsWithCantCreateBeforeReading) {
@@ -435,15 +436,28 @@ TEST_P(OutputWithoutPermission, ExitsWithCantCreateBeforeReading) {
   const std::string sink = GetParam() == "video" ? "  type: video\n  path: out/clip.mkv\n  fourcc: FFV1\n"
                                                  : "  type: images\n  path: out/frames/%03d.png\n";
   const std::string config = config_writing(sink);
+  const std::string why = GetParam() == "video"
+                              ? "sink.path: cannot write into output folder " + path("out") + ": Permission denied"
+                              : "sink.path: cannot create output folder " + path("out/frames") +
+                                    ": Permission denied (in " + path("out") + ")";
+  for (const char* verb : {"validate", "run"}) {
+    const RunResult r = run_unprivileged({verb, config});
+    EXPECT_EQ(r.exit_code, kExitCantCreate) << describe(r);
+    EXPECT_NE(r.err.find("cvpipe: output error: " + why), std::string::npos) << describe(r);
+    EXPECT_EQ(list_dir(path("out")).size(), 0u);
+  }
+}
 
-  const RunResult r = run_unprivileged({"run", config});
-
+TEST_F(BadOutput, AResultsFileBelowAFileIsRefusedByValidate) {
+  write("taken", "a file, not a folder");
+  const RunResult r = run_cvpipe({"validate", write("p.yaml", "source: {type: file, path: clip.mkv}\n"
+                                                               "stages: [{name: b, ops: [{op: gaussian_blur}]}]\n"
+                                                               "sink: {type: \"null\"}\nresults: {path: taken/r.jsonl}\n")});
   EXPECT_EQ(r.exit_code, kExitCantCreate) << describe(r);
-  const std::string folder = GetParam() == "video" ? path("out") : path("out/frames");
-  const std::string why = GetParam() == "video" ? "cannot write into output folder " + folder + ": Permission denied"
-                                                : "cannot create output folder " + folder + ": Permission denied";
-  EXPECT_NE(r.err.find("cvpipe: output error: " + why), std::string::npos) << describe(r);
-  EXPECT_EQ(list_dir(path("out")).size(), 0u);
+  EXPECT_NE(r.err.find("results.path: cannot create output folder " + path("taken") + ": " + path("taken") +
+                       " is not a folder"),
+            std::string::npos)
+      << describe(r);
 }
 
 INSTANTIATE_TEST_SUITE_P(Sinks, OutputWithoutPermission, ::testing::Values("video", "images"));

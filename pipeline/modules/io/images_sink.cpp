@@ -141,6 +141,7 @@ SinkSpec parse_images_sink(ConfigReader& r) {
   SinkSpec spec;
   spec.type = "images";
   spec.description = "images " + path;
+  if (!pattern.suffix.empty() || !pattern.prefix.empty()) spec.writes = pattern.format(0);
   // Each format takes its own kinds of image (OpenEXR only floats, .ppm only colour, .pgm only
   // gray): a small image of the chain's type is encoded once here, so that a format that cannot
   // take it is found by validate rather than at the first frame.

@@ -203,6 +203,7 @@ SinkSpec parse_video_sink(ConfigReader& r) {
   spec.type = "video";
   spec.description = "video " + path + " (" + fourcc + ")";
   spec.path = path;
+  spec.writes = path;
   spec.check_format = [](const FrameFormat& f) {
     if (std::string why = require_8bit_1_or_3_channels(f); !why.empty()) return why;
     // Odd sizes are cropped to even ones (see VideoSink), so a side of 1 would be 0.
