@@ -36,15 +36,17 @@ constexpr int kExitUsage = 64;
 const char* const kUsage = R"(cvpipe: a real-time computer-vision pipeline daemon
 
 usage:
-  cvpipe run CONFIG [--set KEY.PATH=VALUE]... [--inline] [--stats-json FILE]
+  cvpipe run CONFIG [--set KEY.PATH=VALUE]... [--inline] [--stats-json FILE] [--pid-file FILE]
       Process the config's source through its stages into its sink. The last line on stdout is
       a JSON summary. --inline runs every op in the capture thread (no worker processes).
       --stats-json FILE appends the periodic stats (log.stats_interval) to FILE as JSON lines.
+      --pid-file FILE holds the daemon's pid while it runs: kill -HUP $(cat FILE) reloads only it.
   cvpipe validate CONFIG [--set KEY.PATH=VALUE]...
       Check the config exactly as `run` would before starting; print every error at once.
   cvpipe ops | sources | sinks [--markdown]
       List every op (source type, sink type) with its parameters, defaults and an example;
       --markdown writes the reference page (docs/ops.md, docs/sources.md, docs/sinks.md).
+  cvpipe --version
 
   --set stages.edges.workers=3    change one value without editing the file (repeatable);
                                   list items are chosen by their name or by index
@@ -58,9 +60,25 @@ struct Command {
   std::string verb, config;
   std::vector<std::string> overrides;
   bool inline_mode = false;
-  std::string stats_json;
+  std::string stats_json, pid_file;
   bool markdown = false;  // ops, sources, sinks: the reference page instead of the listing
 };
+
+// Whether argv[i] is `name FILE` or `name=FILE`; if so, `value` gets FILE (and `i` moves past it),
+// or `error` says what is missing.
+bool file_option(const std::string& name, const char* example, int argc, char** argv, int& i, std::string& value,
+                 std::string& error) {
+  const std::string arg = argv[i];
+  if (arg.rfind(name + "=", 0) == 0) {
+    value = arg.substr(name.size() + 1);
+  } else if (arg != name) {
+    return false;
+  } else if (i + 1 < argc) {
+    value = argv[++i];
+  }
+  if (value.empty()) error = name + " needs a FILE after it, e.g. " + name + " " + example;
+  return true;
+}
 
 bool parse_command(int argc, char** argv, Command& cmd, std::string& error) {
   if (argc < 2) {
@@ -77,13 +95,10 @@ bool parse_command(int argc, char** argv, Command& cmd, std::string& error) {
     } else if (arg == "--set") {
       error = "--set needs KEY.PATH=VALUE after it, e.g. --set stages.edges.workers=3";
       return false;
-    } else if (arg == "--stats-json" && cmd.verb == "run" && i + 1 < argc) {
-      cmd.stats_json = argv[++i];
-    } else if (arg.rfind("--stats-json=", 0) == 0 && cmd.verb == "run") {
-      cmd.stats_json = arg.substr(13);
-    } else if (arg == "--stats-json" && cmd.verb == "run") {
-      error = "--stats-json needs a FILE after it, e.g. --stats-json out/stats.jsonl";
-      return false;
+    } else if (cmd.verb == "run" && file_option("--stats-json", "out/stats.jsonl", argc, argv, i, cmd.stats_json, error)) {
+      if (!error.empty()) return false;
+    } else if (cmd.verb == "run" && file_option("--pid-file", "/run/cvpipe/front-door.pid", argc, argv, i, cmd.pid_file, error)) {
+      if (!error.empty()) return false;
     } else if (arg == "--inline" && cmd.verb == "run") {
       cmd.inline_mode = true;
     } else if (arg == "--markdown" && (cmd.verb == "ops" || cmd.verb == "sources" || cmd.verb == "sinks")) {
@@ -143,6 +158,7 @@ int run_or_validate(const Command& cmd) {
   RunOptions options;
   options.inline_mode = cmd.inline_mode;
   options.stats_json = cmd.stats_json;
+  options.pid_file = cmd.pid_file;
   options.reload = [cmd] { return load_config(cmd.config, cmd.overrides); };
   return run_pipeline(config, std::move(source), options);
 }
@@ -169,6 +185,10 @@ int main(int argc, char** argv) {
   install_module_loader();
   quiet_library_logs();
 
+  if (argc == 2 && std::strcmp(argv[1], "--version") == 0) {
+    std::printf("cvpipe %s\n", CVPIPE_VERSION);
+    return kExitOk;
+  }
   if (argc >= 2 && (std::strcmp(argv[1], "--help") == 0 || std::strcmp(argv[1], "-h") == 0 ||
                     std::strcmp(argv[1], "help") == 0)) {
     std::fputs(kUsage, stdout);

@@ -22,6 +22,7 @@
 #include "pipeline/core/clock.hpp"
 #include "pipeline/core/errors.hpp"
 #include "pipeline/core/logging.hpp"
+#include "pipeline/core/pid_file.hpp"
 #include "pipeline/runtime/capture.hpp"
 #include "pipeline/runtime/handoff.hpp"
 #include "pipeline/runtime/http_endpoint.hpp"
@@ -95,6 +96,7 @@ class Run {
   std::unique_ptr<ResultsWriter> results_;
   std::unique_ptr<RunReporter> reporter_;
   std::thread router_;
+  std::optional<PidFile> pid_file_;  // removed when the run is over
 
   std::mutex exit_mutex_;
   int exit_code_ = kExitOk;
@@ -304,6 +306,9 @@ void Run::next_reload() {
 
 int Run::execute() {
   const std::int64_t started = monotonic_ns();
+  // First: a pid file that cannot be written (or that another running daemon holds) is exit 73
+  // before anything starts.
+  if (!options_.pid_file.empty()) pid_file_.emplace(options_.pid_file);
   start_stats();
   int total_workers = 0;
   for (const auto& stage : config_.stages) total_workers += stage.workers;
@@ -356,9 +361,9 @@ int Run::execute() {
 
   std::ostringstream stages;
   for (const auto& s : config_.stages) stages << (stages.tellp() > 0 ? ", " : "") << s.name << " x" << s.workers;
-  log_->info("starting config={} source=\"{}\" format={} fps={:.2f} frames={} stages=[{}] mode={}", config_.file,
+  log_->info("starting config={} source=\"{}\" format={} fps={:.2f} frames={} stages=[{}] mode={} pid={}", config_.file,
              config_.source.description, config_.source_format.describe(), config_.fps, config_.frame_count,
-             stages.str(), options_.inline_mode ? "inline" : "workers");
+             stages.str(), options_.inline_mode ? "inline" : "workers", ::getpid());
   log_->info("shared segment size={} ({} slots x {} buffer{} x {} B frames = {}, plus {} KiB rings, control and "
              "guard pages, which take no memory)",
              mib(segment_->size()), config_.slots, config_.buffers_per_slot, config_.buffers_per_slot == 1 ? "" : "s",

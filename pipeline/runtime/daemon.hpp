@@ -23,6 +23,8 @@ struct RunOptions {
   // --stats-json: a file the periodic stats are appended to as JSON lines (and a last line at the
   // end); empty: none.
   std::string stats_json;
+  // --pid-file: a file that holds the daemon's pid while it runs; empty: none.
+  std::string pid_file;
   // Reads the config again (SIGHUP), with the same --set overrides; throws ConfigException.
   std::function<PipelineConfig()> reload;
 };

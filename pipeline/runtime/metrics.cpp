@@ -1,9 +1,14 @@
 #include "pipeline/runtime/metrics.hpp"
 
 #include <algorithm>
+#include <charconv>
 #include <cstdio>
+#include <ctime>
 #include <sstream>
+#include <string_view>
 #include <vector>
+
+#include "pipeline/core/clock.hpp"
 
 namespace cvpipe {
 namespace {
@@ -17,10 +22,12 @@ const std::vector<double> kLatencyBounds = {0.001, 0.0025, 0.005, 0.01, 0.025, 0
 
 double seconds_between(std::int64_t then_ns, std::int64_t now_ns) { return static_cast<double>(now_ns - then_ns) / 1e9; }
 
+// The shortest text that reads back as `v` exactly: a counter past 10^9 or the start time keeps
+// every digit.
 std::string num(double v) {
   char text[32];
-  std::snprintf(text, sizeof text, "%.9g", v);
-  return text;
+  const auto [end, ec] = std::to_chars(text, text + sizeof text, v);
+  return ec == std::errc() ? std::string(text, end) : "NaN";
 }
 
 std::string fixed(double v, int digits) {
@@ -59,6 +66,31 @@ class Exposition {
 
 std::string stage_label(const StageSnapshot& s) { return "stage=\"" + s.name + "\""; }  // names are [A-Za-z0-9_-]
 
+// When this process started, in seconds since the epoch (to the kernel's 10 ms); worked out once.
+double process_start_time_s() {
+  static const double start = [] {
+    timespec now{};
+    clock_gettime(CLOCK_REALTIME, &now);
+    const double ms = ms_since_process_start();
+    return static_cast<double>(now.tv_sec) + static_cast<double>(now.tv_nsec) / 1e9 - (ms > 0 ? ms / 1000 : 0);
+  }();
+  return start;
+}
+
+// A label value as the text format wants it: backslash, double quote and newline escaped.
+std::string label_value(std::string_view v) {
+  std::string out;
+  for (char c : v) {
+    if (c == '\\' || c == '"') out += '\\';
+    if (c == '\n') {
+      out += "\\n";
+      continue;
+    }
+    out += c;
+  }
+  return out;
+}
+
 double value(std::uint64_t v) { return static_cast<double>(v); }
 
 }  // namespace
@@ -95,6 +127,15 @@ std::string prometheus_metrics(const RunSnapshot& now, bool inline_mode) {
   for (const auto& s : now.stages) e.sample("cvpipe_stage_worker_restarts_total", stage_label(s), value(s.restarts));
   e.family("cvpipe_stage_latency_seconds", "histogram", "Time a frame spent in the stage's ops.");
   for (const auto& s : now.stages) e.histogram("cvpipe_stage_latency_seconds", stage_label(s), s.latency);
+  e.family("cvpipe_detections_total", "counter", "Detections in the frames written, by class.");
+  for (const auto& [name, count] : now.detections)
+    e.sample("cvpipe_detections_total", "class=\"" + label_value(name) + "\"", value(count));
+  e.family("cvpipe_detections_overflow_total", "counter", "Detections that did not fit their frame's slot (not counted above).");
+  e.sample("cvpipe_detections_overflow_total", "", value(now.detections_overflow));
+  e.family("cvpipe_build_info", "gauge", "Always 1; the version of cvpipe in its label.");
+  e.sample("cvpipe_build_info", "version=\"" CVPIPE_VERSION "\"", 1);
+  e.family("process_start_time_seconds", "gauge", "When the daemon started, in seconds since the epoch.");
+  e.sample("process_start_time_seconds", "", process_start_time_s());
   return e.str();
 }
 

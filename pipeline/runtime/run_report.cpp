@@ -1,5 +1,7 @@
 #include "pipeline/runtime/run_report.hpp"
 
+#include <unistd.h>
+
 #include <algorithm>
 #include <cerrno>
 #include <cinttypes>
@@ -136,7 +138,13 @@ std::string stats_json(const RunSnapshot& now, const RunSnapshot& last, bool inl
     << ",\"fps_out\":" << fixed(static_cast<double>(now.written - last.written) / interval, 2)
     << ",\"latency_ms\":{\"p50\":" << fixed(now.latency.percentile_ms(50), 3)
     << ",\"p95\":" << fixed(now.latency.percentile_ms(95), 3) << ",\"p99\":" << fixed(now.latency.percentile_ms(99), 3)
-    << "},\"slots_in_use\":" << now.slots_in_use << ",\"slots\":" << now.slots << ",\"stages\":[";
+    << "},\"slots_in_use\":" << now.slots_in_use << ",\"slots\":" << now.slots << ",\"detections\":{";
+  bool first = true;
+  for (const auto& [name, count] : now.detections) {
+    j << (first ? "" : ",") << json_string(name) << ":" << count;
+    first = false;
+  }
+  j << "},\"pid\":" << ::getpid() << ",\"version\":\"" CVPIPE_VERSION "\",\"stages\":[";
   for (std::size_t s = 0; s < now.stages.size(); ++s) {
     const StageSnapshot& st = now.stages[s];
     const std::uint64_t done_before = s < last.stages.size() ? last.stages[s].processed : 0;

@@ -1,10 +1,11 @@
 // Opens cvpipe's status page in headless Chromium (Debian's, through playwright-core) and checks
 // what a person would see: the stage table with the config's stages, a preview image that
-// updates, the config. Usage: node status_page.mjs URL STAGE[,STAGE...] SCREENSHOT.png
+// updates, the config, the daemon's pid and version, links to the other endpoints.
+// Usage: node status_page.mjs URL STAGE[,STAGE...] SCREENSHOT.png PID
 // Prints "ok ..." and exits 0, or prints why and exits 1. Every wait is bounded.
 import { chromium } from "playwright-core";
 
-const [url, stageList, screenshot] = process.argv.slice(2);
+const [url, stageList, screenshot, pid] = process.argv.slice(2);
 const stages = stageList.split(",");
 const browser = await chromium.launch({ executablePath: "/usr/bin/chromium", headless: true,
                                         args: ["--no-sandbox", "--disable-dev-shm-usage"] });
@@ -54,6 +55,12 @@ try {
     later = await pixels();
   }
   if (later.hash === first.hash) throw new Error(`the preview did not change (${first.frames} -> ${later.frames} frames)`);
+  const process_ = await page.textContent("#process");
+  if (!process_.includes(`pid: ${pid}`) || !/version: \d+\.\d+\.\d+/.test(process_))
+    throw new Error(`the page does not name the daemon (pid ${pid}): ${process_}`);
+  const links = await page.$$eval(".links a", (as) => as.map((a) => a.getAttribute("href")));
+  for (const path of ["/metrics", "/status.json", "/stream.mjpg"])
+    if (!links.includes(path)) throw new Error(`no link to ${path}: ${links}`);
   const config = await page.textContent("#config");
   for (const s of stages) if (!config.includes(`name: ${s}`)) throw new Error(`config lacks stage ${s}: ${config}`);
   await page.screenshot({ path: screenshot, fullPage: true });

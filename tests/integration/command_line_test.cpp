@@ -1,4 +1,7 @@
-// The command line itself: `ops`, help, and the usage errors (exit 64).
+// The command line itself: `ops`, help, --version, --pid-file, and the usage errors (exit 64).
+#include <fstream>
+#include <thread>
+
 #include "tests/integration/cli_test_util.hpp"
 
 namespace cvpipe {
@@ -81,6 +84,44 @@ TEST_F(CommandLine, AMissingConfigFileIsAConfigError) {
 
   EXPECT_EQ(r.exit_code, kExitConfig) << describe(r);
   EXPECT_NE(r.err.find(path("missing.yaml")), std::string::npos) << describe(r);
+}
+
+TEST_F(CommandLine, VersionPrintsTheVersion) {
+  const RunResult r = run_cvpipe({"--version"});
+  EXPECT_EQ(r.exit_code, 0);
+  EXPECT_EQ(r.out, std::string("cvpipe ") + CVPIPE_VERSION + "\n");
+}
+
+// --pid-file: one daemon addressed alone. It holds the pid while the daemon runs and is gone
+// after; a second daemon is refused it; one left by a killed daemon is taken over.
+TEST_F(CommandLine, APidFileNamesTheDaemonWhileItRunsAndIsNotShared) {
+  const std::string config = write("p.yaml", "source: {type: synthetic, width: 64, height: 48, fps: 25, frames: 75, pace: realtime}\n"
+                                             "stages: [{name: s, ops: [{op: identity}]}]\nsink: {type: \"null\"}\n");
+  const std::string pid_file = path("cvpipe.pid");
+  RunningProgram daemon = start_cvpipe({"run", config, "--pid-file", pid_file});
+  std::string held;
+  for (int i = 0; i < 100 && held.empty(); ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    std::ifstream in(pid_file);
+    std::getline(in, held);
+  }
+  EXPECT_EQ(held, std::to_string(daemon.pid()));
+  const RunResult second = run_cvpipe({"run", config, "--pid-file", pid_file});
+  EXPECT_EQ(second.exit_code, 73) << describe(second);
+  EXPECT_NE(second.err.find("--pid-file " + pid_file + ": held by process " + held + ", which is running"),
+            std::string::npos)
+      << describe(second);
+  const RunResult first = finish_cvpipe(daemon, std::chrono::seconds(30));
+  EXPECT_EQ(first.exit_code, 0) << describe(first);
+  EXPECT_NE(first.err.find("pid=" + held), std::string::npos) << "the start-up line names the pid";
+  EXPECT_FALSE(exists(pid_file)) << "removed at the end";
+
+  // A pid file whose process is gone (a daemon that was SIGKILLed): taken over.
+  RunResult gone = run_program({"/bin/true"});
+  write("cvpipe.pid", std::to_string(gone.pid) + "\n");
+  const RunResult third = run_cvpipe({"run", config, "--set", "source.frames=5", "--pid-file", pid_file});
+  EXPECT_EQ(third.exit_code, 0) << describe(third);
+  EXPECT_FALSE(exists(pid_file));
 }
 
 }  // namespace

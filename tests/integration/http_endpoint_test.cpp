@@ -17,6 +17,8 @@
 #include <regex>
 #include <thread>
 
+#include <ctime>
+
 #include "tests/integration/cli_test_util.hpp"
 #include "tests/support/sanitized.hpp"
 
@@ -185,6 +187,38 @@ http: {listen: 127.0.0.1:)" + std::to_string(port) + R"(, ready_window: 1}
   }
   // The server went with the daemon.
   EXPECT_EQ(get(port, "/healthz").status, -1);
+}
+
+// What a run has found and who is running, beside the rates: detections by class, the version, the
+// pid, the start time.
+TEST_F(HttpEndpoint, MetricsCountDetectionsByClassAndNameTheBuildAndTheProcess) {
+  const int port = free_port();
+  const std::string config = write("pipeline.yaml", R"(source: {type: synthetic, width: 160, height: 120, fps: 25, frames: 100, pace: realtime}
+stages:
+  - name: track
+    workers: 1
+    ops: [{op: motion}]
+sink: {type: "null"}
+http: {listen: 127.0.0.1:)" + std::to_string(port) + "}\n");
+  RunningProgram daemon = start_cvpipe({"run", config});
+  const Reply metrics = poll(port, "/metrics", 20s, [](const Reply& r) {
+    return r.status == 200 && sample(r.body, "cvpipe_detections_total{class=\"motion\"}") > 5;
+  });
+  const Reply status = get(port, "/status.json");
+  const RunResult r = finish_cvpipe(daemon, 60s);
+  ASSERT_EQ(r.exit_code, 0) << describe(r);
+  const Json s = summary_of(r);
+  const double motion = sample(metrics.body, "cvpipe_detections_total{class=\"motion\"}");
+  EXPECT_GT(motion, 5) << metrics.body;
+  EXPECT_LE(motion, static_cast<double>(s["detections"].integer("motion")));
+  EXPECT_EQ(sample(metrics.body, "cvpipe_build_info{version=\"" CVPIPE_VERSION "\"}"), 1) << metrics.body;
+  const double started = sample(metrics.body, "process_start_time_seconds");
+  EXPECT_NEAR(started, static_cast<double>(std::time(nullptr)), 120) << "seconds since the epoch, to the second";
+  const std::optional<Json> j = Json::parse(status.body);
+  ASSERT_TRUE(j) << status.body;
+  EXPECT_EQ((*j).integer("pid"), daemon.pid());
+  EXPECT_EQ((*j)["version"].string(), CVPIPE_VERSION);
+  EXPECT_GT((*j)["detections"].integer("motion"), 0);
 }
 
 TEST_F(HttpEndpoint, ATakenPortIsOneLineAndExit69) {

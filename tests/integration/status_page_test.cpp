@@ -53,7 +53,8 @@ http: {listen: 127.0.0.1:)" + std::to_string(port) + "}\n");
   const std::string screenshot = artifacts_dir() + "/status_page.png";
   std::filesystem::remove(screenshot);
   const RunResult browser = run_program({"/usr/bin/env", "node", npm_dir + "/status_page.mjs",
-                                         "http://127.0.0.1:" + std::to_string(port) + "/", "smooth,label", screenshot},
+                                         "http://127.0.0.1:" + std::to_string(port) + "/", "smooth,label", screenshot,
+                                         std::to_string(daemon.pid())},
                                         90s);
   ::kill(daemon.pid(), SIGINT);
   const RunResult r = finish_cvpipe(daemon, 60s);

@@ -1,16 +1,27 @@
 "use strict";
+// Replaces the children of #id with one "key: value" span a pair.
+function spans(id, pairs) {
+  const el = document.getElementById(id);
+  el.innerHTML = "";
+  for (const [k, v] of pairs) {
+    const span = document.createElement("span"); span.textContent = k + ": " + v; el.appendChild(span);
+  }
+}
 function cell(row, text) { const td = document.createElement("td"); td.textContent = text; row.appendChild(td); }
 async function refreshStats() {
   try {
     const s = await (await fetch("/status.json", {cache: "no-store"})).json();
     const total = s.frames_total > 0 ? " / " + s.frames_total : "";
-    document.getElementById("summary").innerHTML = "";
-    for (const [k, v] of [["read", s.frames_read + total], ["written", s.frames_written], ["dropped", s.frames_dropped],
-                          ["fps", s.fps_out.toFixed(1)], ["latency p50", s.latency_ms.p50.toFixed(1) + " ms"],
-                          ["slots", s.slots_in_use + " / " + s.slots]]) {
-      const span = document.createElement("span"); span.textContent = k + ": " + v;
-      document.getElementById("summary").appendChild(span);
-    }
+    const up = Math.round(s.elapsed_seconds);
+    const uptime = Math.floor(up / 3600) + "h " + String(Math.floor(up / 60) % 60).padStart(2, "0") + "m " +
+                   String(up % 60).padStart(2, "0") + "s";
+    spans("process", [["version", s.version], ["pid", s.pid], ["running", uptime]]);
+    spans("summary", [["read", s.frames_read + total], ["written", s.frames_written], ["dropped", s.frames_dropped],
+                      ["fps in", s.fps_in.toFixed(1)], ["fps out", s.fps_out.toFixed(1)],
+                      ["latency p50", s.latency_ms.p50.toFixed(1) + " ms"], ["p99", s.latency_ms.p99.toFixed(1) + " ms"],
+                      ["slots", s.slots_in_use + " / " + s.slots]]);
+    spans("drops", Object.entries(s.dropped).filter(([, n]) => n > 0).map(([why, n]) => ["dropped " + why, n]));
+    spans("detections", Object.entries(s.detections).map(([what, n]) => [what, n]));
     const body = document.querySelector("#stages tbody");
     body.innerHTML = "";
     for (const st of s.stages) {
