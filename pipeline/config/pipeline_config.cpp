@@ -93,7 +93,18 @@ std::string split_override_path(const std::string& key_path, std::vector<PathSeg
 // Applies one --set override to the document. Path segments select mapping keys, list indices
 // (stages.1, stages[1]), or list items by their `name` (stages.edges.workers). Records the
 // canonical path so errors about the new value point at the command line.
-void apply_override(YAML::Node root, const std::string& assignment, ConfigDiagnostics& diag) {
+// The file's value at `node` as one line of YAML, for a log line.
+std::string file_value_of(const YAML::Node& node) {
+  if (!node.IsDefined()) return "(not in the file)";
+  YAML::Emitter out;
+  out.SetMapFormat(YAML::Flow);
+  out.SetSeqFormat(YAML::Flow);
+  out << node;
+  return out.c_str();
+}
+
+void apply_override(YAML::Node root, const std::string& assignment, ConfigDiagnostics& diag,
+                    std::vector<PipelineConfig::Pinned>& pinned) {
   const std::string origin = "--set " + assignment;
   const auto eq = assignment.find('=');
   if (eq == std::string::npos || eq == 0) {
@@ -159,6 +170,7 @@ void apply_override(YAML::Node root, const std::string& assignment, ConfigDiagno
       }
       canonical += "[" + std::to_string(index) + "]";
       if (last) {
+        pinned.push_back({canonical, origin, file_value_of(node[index])});
         node[index] = value;
       } else {
         node.reset(node[index]);
@@ -171,6 +183,7 @@ void apply_override(YAML::Node root, const std::string& assignment, ConfigDiagno
     }
     canonical += (canonical.empty() ? "" : ".") + seg;
     if (last) {
+      pinned.push_back({canonical, origin, node.IsMap() ? file_value_of(node[seg]) : "(not in the file)"});
       node[seg] = value;
     } else {
       YAML::Node child = node[seg];
@@ -494,15 +507,17 @@ PipelineConfig parse_config_into(const std::string& text, const std::string& bas
                           ConfigDiagnostics& diag, ParseState& state) {
   diag.set_base_dir(base_dir);
   YAML::Node root = load_yaml(text, diag);
+  std::vector<PipelineConfig::Pinned> pinned;
   if (root.IsDefined()) {
     if (!overrides.empty() && (!root.IsDefined() || root.IsNull())) root = YAML::Node(YAML::NodeType::Map);
     // A bad override is reported and skipped; the rest of the document is still checked.
-    for (const auto& o : overrides) apply_override(root, o, diag);
+    for (const auto& o : overrides) apply_override(root, o, diag, pinned);
   }
   std::set<std::string> secret_paths;
   if (root.IsDefined()) resolve_secret_tags(root, "", diag, secret_paths);
   PipelineConfig config;
   config.secret_paths = std::move(secret_paths);
+  config.pinned = std::move(pinned);
   if (root.IsDefined()) config = parse_document(root, diag, state, std::move(config));
   return config;
 }

@@ -73,6 +73,14 @@ struct PipelineConfig {
   // shows and workers read.
   std::string shown_yaml;
   std::set<std::string> secret_paths;  // the keys whose values came from !env or !file
+  // The values --set gave, with what the file says there: a reload that finds the file changed
+  // under a --set says so (the --set still wins).
+  struct Pinned {
+    std::string path;        // canonical: stages[0].workers
+    std::string origin;      // --set stages.smooth.workers=3
+    std::string file_value;  // the file's value there, as YAML; "(not in the file)"
+  };
+  std::vector<Pinned> pinned;
   SourceSpec source;
   DropPolicy capture_drop_policy = DropPolicy::kBlock;  // when no slot is free for the next frame
   SinkSpec sink;

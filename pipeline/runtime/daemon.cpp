@@ -282,6 +282,12 @@ void Run::apply_reload() {
     next_reload();
     return;
   }
+  // A --set still wins over the file; a change the file made under it is said, not applied.
+  for (const auto& now : next.pinned)
+    for (const auto& before : config_.pinned)
+      if (now.path == before.path && now.file_value != before.file_value)
+        log_->warn("config reload: the file changed {} ({} -> {}), but {} pins it: not applied (restart without it)",
+                   now.path, before.file_value, now.file_value, now.origin);
   const ReloadPlan plan = plan_reload(config_, next);
   for (const auto& what : plan.ignored)
     log_->warn("config reload: {} changed, which cannot change on a running daemon: ignored (restart to apply)", what);

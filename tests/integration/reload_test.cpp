@@ -91,5 +91,23 @@ TEST_F(Reload, ABrokenConfigIsReportedAndTheRunGoesOnUnchanged) {
   EXPECT_EQ(stage_in(s, "slow").integer("workers"), 2);
 }
 
+// A --set wins over the file at a reload too, and the log says that the file's change waits.
+TEST_F(Reload, AChangeTheFileMakesUnderASetIsNamedAndNotApplied) {
+  const std::string file = config(1);
+  RunningProgram daemon = start_cvpipe({"run", file, "--set", "stages.slow.workers=2"});
+  ASSERT_EQ(wait_for_worker_count(daemon, 2), 2u);
+  config(3);
+  ASSERT_EQ(::kill(daemon.pid(), SIGHUP), 0);
+  const RunResult r = finish_cvpipe(daemon, 60s);
+
+  ASSERT_EQ(r.exit_code, 0) << describe(r);
+  EXPECT_NE(r.err.find("config reload: the file changed stages[0].workers (1 -> 3), but --set stages.slow.workers=2 "
+                       "pins it: not applied"),
+            std::string::npos)
+      << describe(r);
+  EXPECT_NE(r.err.find("config reload: no worker count changed"), std::string::npos) << describe(r);
+  EXPECT_EQ(stage_in(summary_of(r), "slow").integer("workers"), 2);
+}
+
 }  // namespace
 }  // namespace cvpipe
