@@ -109,5 +109,31 @@ TEST_F(Reload, AChangeTheFileMakesUnderASetIsNamedAndNotApplied) {
   EXPECT_EQ(stage_in(summary_of(r), "slow").integer("workers"), 2);
 }
 
+// A live source (paced at 30 fps, as a camera) through reloads that add and retire workers: the
+// frames keep flowing and none is dropped, as the docs say.
+TEST_F(Reload, ResizingUnderALiveSourceDropsNothing) {
+  const auto live = [&](int workers) {
+    return write("live.yaml", "source: {type: synthetic, width: 320, height: 240, fps: 30, frames: 150, pace: realtime}\n"
+                              "stages:\n  - name: blur\n    workers: " + std::to_string(workers) +
+                              "\n    ops: [{op: gaussian_blur, ksize: 9}]\n"
+                              "  - name: edges\n    ops: [{op: grayscale}, {op: canny}]\n"
+                              "sink: {type: \"null\"}\n");
+  };
+  RunningProgram daemon = start_cvpipe({"run", live(2)});
+  ASSERT_EQ(wait_for_worker_count(daemon, 3), 3u);
+  for (int workers : {4, 1, 3}) {
+    std::this_thread::sleep_for(800ms);
+    live(workers);
+    ASSERT_EQ(::kill(daemon.pid(), SIGHUP), 0);
+  }
+  const RunResult r = finish_cvpipe(daemon, 60s);
+  ASSERT_EQ(r.exit_code, 0) << describe(r);
+  EXPECT_NE(r.err.find("workers blur 4 -> 1"), std::string::npos) << describe(r);
+  const Json s = summary_of(r);
+  EXPECT_EQ(s.integer("frames_read"), 150);
+  EXPECT_EQ(s.integer("frames_dropped"), 0) << r.out;
+  EXPECT_EQ(s.integer("frames_missed_by_source"), 0) << r.out;
+}
+
 }  // namespace
 }  // namespace cvpipe
