@@ -42,6 +42,33 @@ bool is_stage_name_char(char c) {
   return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '-';
 }
 
+// What to look at for yaml-cpp's structural errors, which name the parser's state, not the mistake
+// (mostly indentation); "" when there is nothing to add.
+std::string yaml_hint(const YAML::Exception& e, const std::string& text) {
+  // The line the error points at, for a tab in its indentation.
+  std::size_t start = 0;
+  for (int line = 0; line < e.mark.line && start != std::string::npos; ++line) {
+    start = text.find('\n', start);
+    if (start != std::string::npos) ++start;
+  }
+  if (start != std::string::npos && e.mark.line >= 0) {
+    const std::size_t end = text.find_first_not_of(" \t", start);
+    if (text.substr(start, end == std::string::npos ? std::string::npos : end - start).find('\t') != std::string::npos)
+      return " (this line is indented with a tab: YAML indents with spaces)";
+  }
+  if (e.msg == YAML::ErrorMsg::MAP_VALUE)
+    return " (a key where none may be: is this line indented more than the key above it? A value that "
+           "holds \": \" must be quoted)";
+  if (e.msg == YAML::ErrorMsg::END_OF_MAP)
+    return " (this line is indented less than the keys above it, but more than their parent: the keys "
+           "of one mapping start in one column)";
+  if (e.msg == YAML::ErrorMsg::END_OF_SEQ)
+    return " (the keys of a list item start in the column of its first key, after \"- \")";
+  if (e.msg == YAML::ErrorMsg::END_OF_MAP_FLOW || e.msg == YAML::ErrorMsg::END_OF_SEQ_FLOW)
+    return " (a { or [ before this is not closed)";
+  return "";
+}
+
 // The document, or undefined when it is not YAML. A second document is an error, not ignored.
 YAML::Node load_yaml(const std::string& text, ConfigDiagnostics& diag) {
   try {
@@ -50,7 +77,7 @@ YAML::Node load_yaml(const std::string& text, ConfigDiagnostics& diag) {
       diag.add(*second, "", "a config file holds one YAML document; a second one starts here");
     return root;
   } catch (const YAML::Exception& e) {
-    diag.add(e.mark, "", "invalid YAML: " + e.msg);
+    diag.add(e.mark, "", "invalid YAML: " + e.msg + yaml_hint(e, text));
     return YAML::Node(YAML::NodeType::Undefined);
   }
 }

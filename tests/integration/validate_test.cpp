@@ -379,5 +379,24 @@ sink:
   EXPECT_FALSE(exists(path("out"))) << "the output folder was created";
 }
 
+// yaml-cpp names its parser's state ("illegal map value"); the error adds what to look at.
+TEST_F(Validate, AYamlSyntaxErrorSaysWhatToCheck) {
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {"source:\n  type: synthetic\n   width: 64\n", "3:9: invalid YAML: illegal map value (a key where none may be: is "
+                                                       "this line indented more than the key above it?"},
+      {"source:\n  type: synthetic\n width: 64\n", "3:2: invalid YAML: end of map not found (this line is indented "
+                                                      "less than the keys above it, but more than their parent"},
+      {"source: {type: synthetic\nstages: []\n", "invalid YAML: end of map flow not found (a { or [ before this is not closed)"},
+      {"stages:\n  - name: a\n   ops: []\n", "invalid YAML: end of sequence not found (the keys of a list item start in "
+                                              "the column of its first key"},
+      {"source:\n\ttype: synthetic\n", "2:6: invalid YAML: illegal map value (this line is indented with a tab: YAML "
+                                        "indents with spaces)"}};
+  for (const auto& [text, says] : cases) {
+    const RunResult r = run_cvpipe({"validate", write("bad.yaml", text)});
+    EXPECT_EQ(r.exit_code, 78) << describe(r);
+    EXPECT_NE(r.err.find(says), std::string::npos) << describe(r);
+  }
+}
+
 }  // namespace
 }  // namespace cvpipe
