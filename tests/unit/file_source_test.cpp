@@ -141,5 +141,75 @@ TEST_F(FileSourceTest, ThreadsSetsTheDecodersThreads) {
   EXPECT_EQ(thread_count(), before) << "the decoders' threads end with their source";
 }
 
+// The frame's index, from the colour the fixture gave it (blue = 20 * index).
+int index_of(const cv::Mat& frame) { return static_cast<int>(std::lround(frame.at<cv::Vec3b>(16, 24)[0] / 20.0)); }
+
+// Reads until the end (at most 50 frames): the indices read.
+std::vector<int> read_all(Source& source) {
+  std::vector<int> indices;
+  cv::Mat into(32, 48, CV_8UC3);
+  FrameMeta meta;
+  std::string error;
+  for (int i = 0; i < 50; ++i) {
+    const Source::Read r = source.read(into, meta, error);
+    EXPECT_NE(r, Source::Read::kError) << error;
+    if (r != Source::Read::kFrame) break;
+    indices.push_back(index_of(into));
+  }
+  return indices;
+}
+
+TEST_F(FileSourceTest, StartAndMaxFramesPickAWindowOfTheFile) {
+  auto from_frame = open("  start_frame: 2\n");
+  EXPECT_EQ(from_frame->frame_count(), kFrames - 2);
+  EXPECT_EQ(read_all(*from_frame), (std::vector<int>{2, 3, 4}));
+  auto from_time = open("  start: 0.08\n");  // 25 fps: frame 2 is at 0.08 s
+  EXPECT_EQ(read_all(*from_time), (std::vector<int>{2, 3, 4}));
+  auto first_two = open("  max_frames: 2\n");
+  EXPECT_EQ(first_two->frame_count(), 2);
+  EXPECT_EQ(read_all(*first_two), (std::vector<int>{0, 1}));
+  auto by_time = open("  start_frame: 1\n  duration: 0.08\n");
+  EXPECT_EQ(read_all(*by_time), (std::vector<int>{1, 2}));
+  // Looping, each pass starts at the window's start; max_frames ends it.
+  auto looped = open("  loop: true\n  start_frame: 3\n  max_frames: 5\n");
+  EXPECT_EQ(looped->frame_count(), 5);
+  EXPECT_EQ(read_all(*looped), (std::vector<int>{3, 4, 3, 4, 3}));
+}
+
+TEST_F(FileSourceTest, AStartPastTheEndOfALoopedFileIsAnErrorNotAHang) {
+  auto source = open("  loop: true\n  start_frame: 9\n");
+  cv::Mat into(32, 48, CV_8UC3);
+  FrameMeta meta;
+  std::string error;
+  EXPECT_EQ(source->read(into, meta, error), Source::Read::kError);
+  EXPECT_NE(error.find("each pass of the loop ends before its start (source.start_frame)"), std::string::npos) << error;
+}
+
+TEST_F(FileSourceTest, PaceRealtimeReadsNoFasterThanTheVideosClock) {
+  PipelineConfig c = parse_config_text("source: {type: file, path: " + clip_ + ", pace: realtime, loop: true, max_frames: 13}\n"
+                                       "stages: [{name: s, ops: [{op: identity}]}]\nsink: {type: null}\n",
+                                       "t.yaml", "", {});
+  EXPECT_TRUE(c.source.live) << "paced, it stands in for a camera";
+  auto source = c.source.open(c.source_limits);
+  const auto start = std::chrono::steady_clock::now();
+  EXPECT_EQ(read_all(*source).size(), 13u);
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  EXPECT_GE(seconds, 12 / 25.0 - 0.005) << "13 frames at 25 fps span 12 frame times";
+  EXPECT_LT(seconds, 12 / 25.0 + 0.5);
+}
+
+TEST_F(FileSourceTest, PaceRealtimeStopsWaitingWhenInterrupted) {
+  PipelineConfig c = parse_config_text("source: {type: file, path: " + clip_ + ", pace: realtime}\n"
+                                       "stages: [{name: s, ops: [{op: identity}]}]\nsink: {type: null}\n",
+                                       "t.yaml", "", {});
+  auto source = c.source.open(c.source_limits);
+  cv::Mat into(32, 48, CV_8UC3);
+  FrameMeta meta;
+  std::string error;
+  ASSERT_EQ(source->read(into, meta, error), Source::Read::kFrame);
+  source->interrupt();
+  EXPECT_EQ(source->read(into, meta, error), Source::Read::kEnd);
+}
+
 }  // namespace
 }  // namespace cvpipe

@@ -4,17 +4,25 @@
 //     path: samples/clip.mp4     # relative to the config file
 //     loop: false                # true: start again at the end, forever (media time keeps increasing)
 //     threads: 0                 # the decoder's threads; 0: one per core
+//     start: 0                   # seconds into the video (or start_frame: N) where each pass begins
+//     max_frames: 0              # at most this many frames in all (or duration: seconds); 0: no limit
+//     pace: max                  # realtime: no faster than the video's own clock, as a camera (ffmpeg -re)
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cerrno>
+#include <chrono>
 #include <cmath>
+#include <cstdio>
 #include <cstring>
 #include <filesystem>
 #include <memory>
 #include <optional>
 #include <string>
+#include <thread>
 
+#include "pipeline/core/clock.hpp"
 #include "pipeline/core/errors.hpp"
 #include "pipeline/core/logging.hpp"
 #include "pipeline/modules/av/av_decoder.hpp"
@@ -24,10 +32,19 @@
 namespace cvpipe {
 namespace {
 
+// Which frames of the file are read, and how fast.
+struct FileWindow {
+  std::int64_t start_frame = 0;  // each pass starts at this frame ...
+  double start_s = 0;            // ... or at the first frame this many seconds in
+  std::int64_t max_frames = 0;   // frames in all; 0: no limit
+  double duration_s = 0;         // media seconds in all; 0: no limit
+  bool realtime = false;         // no faster than the media's clock
+};
+
 class FileSource final : public Source {
  public:
-  FileSource(const std::string& path, bool loop, int threads, const SourceLimits& limits)
-      : path_(path), loop_(loop), threads_(threads), limits_(limits) {
+  FileSource(const std::string& path, bool loop, int threads, const SourceLimits& limits, const FileWindow& window)
+      : path_(path), loop_(loop), threads_(threads), limits_(limits), window_(window) {
     format_ = open_file();
     fps_ = decoder_->fps();
     if (!(fps_ > 0 && fps_ < 1000)) fps_ = 25;
@@ -36,10 +53,67 @@ class FileSource final : public Source {
 
   FrameFormat format() const override { return format_; }
   double fps() const override { return fps_; }
-  // Looping, the file never ends.
-  std::int64_t frame_count() const override { return loop_ ? -1 : frame_count_; }
+  // Looping, the file never ends (unless a limit ends it).
+  std::int64_t frame_count() const override {
+    std::int64_t limit = window_.max_frames > 0 ? window_.max_frames : -1;
+    if (window_.duration_s > 0) {
+      const auto by_time = static_cast<std::int64_t>(std::ceil(window_.duration_s * fps_ - 1e-9));
+      limit = limit < 0 ? by_time : std::min(limit, by_time);
+    }
+    if (loop_ || frame_count_ < 0) return limit;
+    const std::int64_t skipped =
+        window_.start_frame > 0 ? window_.start_frame : static_cast<std::int64_t>(std::ceil(window_.start_s * fps_ - 1e-9));
+    const std::int64_t left = std::max<std::int64_t>(frame_count_ - skipped, 0);
+    return limit < 0 ? left : std::min(limit, left);
+  }
+  void interrupt() noexcept override { interrupted_.store(true); }
 
+  // The frames of the window, each at its time when paced.
   Read read(cv::Mat& into, FrameMeta& meta, std::string& error) override {
+    if (window_.max_frames > 0 && handed_out_ >= window_.max_frames) return Read::kEnd;
+    for (;;) {
+      const Read r = read_file(into, meta, error);
+      if (r != Read::kFrame) return r;
+      if (pass_frames_ == 1) {
+        // A pass of a looped file that gave nothing: the window starts past its end.
+        if (passes_++ > 0 && handed_in_pass_ == 0) {
+          error = path_ + ": each pass of the loop ends before its start (source." +
+                  (window_.start_frame > 0 ? "start_frame" : "start") + ")";
+          return Read::kError;
+        }
+        handed_in_pass_ = 0;
+        pass_first_file_pts_ = meta.pts_us - pts_offset_us_;
+      }
+      // Before the start of this pass's window: decoded, and passed over.
+      if (window_.start_frame > 0 && pass_frames_ <= window_.start_frame) continue;
+      if (window_.start_s > 0 && meta.pts_us - pts_offset_us_ - pass_first_file_pts_ < std::llround(window_.start_s * 1e6) - 500)
+        continue;
+      break;
+    }
+    if (handed_out_ == 0) first_handed_pts_ = meta.pts_us;
+    if (window_.duration_s > 0 && meta.pts_us - first_handed_pts_ >= std::llround(window_.duration_s * 1e6) - 500)
+      return Read::kEnd;
+    ++handed_out_;
+    ++handed_in_pass_;
+    if (window_.realtime && !wait_for_its_time(meta)) return Read::kEnd;
+    return Read::kFrame;
+  }
+
+ private:
+  // Paced: until the frame's media time, on a clock that starts with the first frame handed out.
+  // False when interrupted.
+  bool wait_for_its_time(FrameMeta& meta) {
+    if (handed_out_ == 1) pace_origin_ns_ = monotonic_ns();
+    const std::int64_t due = pace_origin_ns_ + (meta.pts_us - first_handed_pts_) * 1000;
+    for (std::int64_t now = monotonic_ns(); now < due; now = monotonic_ns()) {
+      if (interrupted_.load()) return false;
+      std::this_thread::sleep_for(std::chrono::nanoseconds(std::min<std::int64_t>(due - now, 50'000'000)));
+    }
+    meta.capture_ns = std::max(due, pace_origin_ns_);
+    return true;
+  }
+
+  Read read_file(cv::Mat& into, FrameMeta& meta, std::string& error) {
     if (!first_.empty()) return hand_out_first(into, meta);
     if (!size_unchanged(error)) return Read::kError;
     uchar* const target = into.data;
@@ -74,7 +148,7 @@ class FileSource final : public Source {
       pass_start_us_ = next_pts;
       // Once: this pass has no frame yet, so it cannot end again. Hands out a first frame that
       // open_file() decoded, if it had to.
-      return read(into, meta, error);
+      return read_file(into, meta, error);
     }
     if (!decoder_->retrieve(into)) {
       error = "cannot decode frame " + std::to_string(pass_frames_) + " of " + path_;
@@ -168,6 +242,14 @@ class FileSource final : public Source {
   bool loop_;
   int threads_;  // the decoder's (0: one per core)
   SourceLimits limits_;
+  FileWindow window_;
+  std::int64_t handed_out_ = 0;            // frames read() gave, in all passes
+  std::int64_t handed_in_pass_ = 0;        // and in this pass
+  std::int64_t passes_ = 0;
+  std::int64_t pass_first_file_pts_ = 0;   // the file's media time of this pass's first frame
+  std::int64_t first_handed_pts_ = 0;      // media time of the first frame handed out
+  std::int64_t pace_origin_ns_ = 0;        // paced: when it was handed out
+  std::atomic<bool> interrupted_{false};
   std::unique_ptr<AvDecoder> decoder_;
   FrameFormat format_;
   double fps_ = 25;
@@ -198,11 +280,34 @@ SourceSpec parse_file_source(ConfigReader& r) {
   }
   const bool loop = r.boolean("loop", false);
   const int threads = static_cast<int>(r.integer("threads", 0, 0, 64));
-  spec.description = "file " + path + (loop ? " looped" : "") +
+  FileWindow w;
+  w.start_s = r.number("start", 0, 0, 1e7);
+  w.start_frame = r.integer("start_frame", 0, 0, ConfigReader::kIntMax);
+  if (r.has("start") && r.has("start_frame"))
+    r.fail("start_frame", "give start (seconds) or start_frame, not both");
+  w.max_frames = r.integer("max_frames", 0, 0, ConfigReader::kIntMax);
+  w.duration_s = r.number("duration", 0, 0, 1e7);
+  w.realtime = r.choice("pace", "max", {"max", "realtime"}) == "realtime";
+  spec.live = w.realtime;
+  std::string window;
+  if (w.start_s > 0) {
+    char seconds[32];
+    std::snprintf(seconds, sizeof seconds, "%g", w.start_s);
+    window += std::string(" from ") + seconds + " s";
+  }
+  if (w.start_frame > 0) window += " from frame " + std::to_string(w.start_frame);
+  if (w.max_frames > 0) window += ", " + std::to_string(w.max_frames) + " frames at most";
+  if (w.duration_s > 0) {
+    char seconds[32];
+    std::snprintf(seconds, sizeof seconds, "%g", w.duration_s);
+    window += std::string(", ") + seconds + " s at most";
+  }
+  if (w.realtime) window += ", paced";
+  spec.description = "file " + path + (loop ? " looped" : "") + window +
                      (threads > 0 ? ", decoded on " + std::to_string(threads) + " thread" + (threads > 1 ? "s" : "") : "");
   spec.path = path;
-  spec.open = [path, loop, threads](const SourceLimits& limits) -> std::unique_ptr<Source> {
-    return std::make_unique<FileSource>(path, loop, threads, limits);
+  spec.open = [path, loop, threads, w](const SourceLimits& limits) -> std::unique_ptr<Source> {
+    return std::make_unique<FileSource>(path, loop, threads, limits, w);
   };
   return spec;
 }
@@ -211,7 +316,10 @@ SourceSpec parse_file_source(ConfigReader& r) {
 
 CVPIPE_REGISTER_SOURCE(File, "file", "a video file, decoded with FFmpeg",
                        "type: file\npath: samples/clip.mp4   # relative to the config file\nloop: false   # true: start again at the end\n"
-                       "threads: 0   # the decoder's threads; 0: one per core",
+                       "threads: 0   # the decoder's threads; 0: one per core\n"
+                       "start: 0   # seconds into the video where reading starts (or start_frame: N)\n"
+                       "max_frames: 0   # frames to read at most; 0: all (or duration: seconds)\n"
+                       "pace: max   # realtime: no faster than the video's own rate, as a camera",
                        parse_file_source)
 
 }  // namespace cvpipe
