@@ -55,6 +55,12 @@ class HttpSecurity : public CvpipeTest {
     return daemon;
   }
 
+  // Ends the run now (SIGINT: it drains and exits 0) rather than at the end of its frames.
+  RunResult stop(RunningProgram& daemon) {
+    ::kill(daemon.pid(), SIGINT);
+    return finish_cvpipe(daemon, std::chrono::seconds(60));
+  }
+
   int port_ = -1;
 };
 
@@ -187,7 +193,7 @@ TEST_F(HttpSecurity, AHugeBodyIsNeverReadAndOtherMethodsGet405) {
   EXPECT_EQ(head.status, 200);
   EXPECT_TRUE(head.body.empty());
   EXPECT_EQ(http_get(port_, "/healthz").status, 200);
-  const RunResult r = finish_cvpipe(daemon, std::chrono::seconds(60));
+  const RunResult r = stop(daemon);
   EXPECT_EQ(r.exit_code, 0) << describe(r);
 }
 
@@ -199,7 +205,7 @@ TEST_F(HttpSecurity, AHeadTooLargeOrTooSlowIsRefused) {
   ASSERT_TRUE(send_all(fd.get(), "GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n"));
   const std::string reply = read_for(fd.get(), std::chrono::seconds(8));
   EXPECT_EQ(reply.rfind("HTTP/1.1 408", 0), 0u) << reply;
-  const RunResult r = finish_cvpipe(daemon, std::chrono::seconds(60));
+  const RunResult r = stop(daemon);
   EXPECT_EQ(r.exit_code, 0) << describe(r);
 }
 
@@ -224,7 +230,7 @@ TEST_F(HttpSecurity, PastTheConnectionCapTheIdlestGoesOrANewOneGets503) {
     (void)read_for(idle.back().get(), std::chrono::milliseconds(300), 200);
   }
   EXPECT_EQ(http_get(port_, "/healthz").status, 200);
-  const RunResult r = finish_cvpipe(daemon, std::chrono::seconds(60));
+  const RunResult r = stop(daemon);
   EXPECT_EQ(r.exit_code, 0) << describe(r);
 }
 
@@ -242,7 +248,7 @@ TEST_F(HttpSecurity, ALoopbackBindAnswersOnlyLoopbackHostNames) {
     ASSERT_TRUE(send_all(ok.get(), "GET /config.yaml HTTP/1.1\r\nHost: " + host + "\r\nConnection: close\r\n\r\n"));
     EXPECT_EQ(read_for(ok.get(), std::chrono::seconds(2)).rfind("HTTP/1.1 200", 0), 0u) << host;
   }
-  const RunResult r = finish_cvpipe(daemon, std::chrono::seconds(60));
+  const RunResult r = stop(daemon);
   EXPECT_EQ(r.exit_code, 0) << describe(r);
 }
 
@@ -261,7 +267,7 @@ TEST_F(HttpSecurity, TheTokenGuardsEverythingButTheProbes) {
   EXPECT_EQ(http_get(port_, "/healthz").status, 200);
   const Exchange ready = http_get(port_, "/readyz");
   EXPECT_EQ(ready.status, 200) << ready.body;
-  const RunResult r = finish_cvpipe(daemon, std::chrono::seconds(60));
+  const RunResult r = stop(daemon);
   EXPECT_EQ(r.exit_code, 0) << describe(r);
   EXPECT_EQ(r.err.find("0123456789abcdef-token"), std::string::npos) << "the token is never shown";
 }
@@ -271,7 +277,7 @@ TEST_F(HttpSecurity, MetricsCanBePublicBesideATokenForTheRest) {
   RunningProgram daemon = start(25, 6, ", token_file: token, metrics_public: true");
   EXPECT_EQ(http_get(port_, "/metrics").status, 200);
   EXPECT_EQ(http_get(port_, "/status.json").status, 401);
-  const RunResult r = finish_cvpipe(daemon, std::chrono::seconds(60));
+  const RunResult r = stop(daemon);
   EXPECT_EQ(r.exit_code, 0) << describe(r);
 }
 
@@ -288,7 +294,7 @@ TEST_F(HttpSecurity, EveryAnswerCarriesSecurityHeadersAndThePageAPolicy) {
       << page.head;
   EXPECT_EQ(page.body.find("<script>"), std::string::npos) << "no inline script: the policy allows none";
   EXPECT_EQ(http_get(port_, "/nothing-here").status, 404);
-  const RunResult r = finish_cvpipe(daemon, std::chrono::seconds(60));
+  const RunResult r = stop(daemon);
   EXPECT_EQ(r.exit_code, 0) << describe(r);
 }
 
