@@ -11,11 +11,15 @@
 //     group_threshold: 2     # overlapping windows a detection needs, integer in [0, 100]; default 2
 //     min_size: [64, 128]    # smaller detections are left out [width, height]; default [64, 128]
 //     label: person          # class of the detections, 1-15 characters; default person
+//     detect_width: 0        # detect on a copy this wide (aspect kept), boxes in the frame's
+//                            # coordinates; 0 (default) or the frame's width or more: the frame
 //
 // Exactly cv::HOGDescriptor().detectMultiScale(frame, boxes, weights, hit_threshold,
 // {stride, stride}, {padding, padding}, scale, group_threshold, false) with the default people
 // detector set; a detection's score is its SVM weight. Frames smaller than the 64x128 window give
-// none. Detections are sorted by position (top to bottom, then left to right).
+// none. Detections are sorted by position (top to bottom, then left to right). With detect_width,
+// the same on cv::resize(frame, INTER_AREA) to that width, each box scaled back and rounded;
+// min_size is in the frame's pixels.
 #include <opencv2/objdetect.hpp>
 
 #include <algorithm>
@@ -39,6 +43,7 @@ class HogPeopleOp final : public Op {
     int group_threshold = 2;
     std::pair<int, int> min_size{64, 128};
     std::string label = "person";
+    int detect_width = 0;
   };
   static constexpr bool kInPlace = true;
 
@@ -51,7 +56,9 @@ class HogPeopleOp final : public Op {
     p.group_threshold = static_cast<int>(r.integer("group_threshold", 2, 0, 100));
     p.min_size = r.integer_pair("min_size", {64, 128}, 1, 65536);
     p.label = r.string("label", "person");
+    p.detect_width = static_cast<int>(r.integer("detect_width", 0, 0, 16384));
     if (r.describing()) {
+      r.document_rule("detect_width", "0 or >= 64");
       r.document_rule("scale", "> 1");
       r.document_rule("stride", "a multiple of 8");
       r.document_rule("label", "1-15 characters");
@@ -60,6 +67,9 @@ class HogPeopleOp final : public Op {
     if (p.scale <= 1 && r.has("scale")) r.fail("scale", "expected a number in (1, 2], got 1");
     if (p.stride % 8 != 0 && r.has("stride"))
       r.fail("stride", "expected a multiple of 8 (HOG's block stride) in [8, 64], got " + std::to_string(p.stride));
+    if (p.detect_width > 0 && p.detect_width < 64)
+      r.fail("detect_width", "expected 0 (the frame) or a width of at least 64 (HOG's window), got " +
+                                 std::to_string(p.detect_width));
     if (p.label.empty() || p.label.size() >= Detection::kLabelSize)
       r.fail("label", "expected 1 to " + std::to_string(Detection::kLabelSize - 1) + " characters, got \"" + p.label + "\"");
     return p;
@@ -80,11 +90,13 @@ class HogPeopleOp final : public Op {
 
   Status process(const cv::Mat& in, cv::Mat& out, FrameMeta& meta) override {
     if (out.data != in.data) in.copyTo(out);  // the runner passes the same buffer
-    if (in.cols < hog_.winSize.width || in.rows < hog_.winSize.height) return Status::ok();
+    const DetectionImage d = detection_image(in, p_.detect_width, small_);
+    if (d.image.cols < hog_.winSize.width || d.image.rows < hog_.winSize.height) return Status::ok();
     boxes_.clear();
     weights_.clear();
-    hog_.detectMultiScale(in, boxes_, weights_, p_.hit_threshold, cv::Size(p_.stride, p_.stride),
+    hog_.detectMultiScale(d.image, boxes_, weights_, p_.hit_threshold, cv::Size(p_.stride, p_.stride),
                           cv::Size(p_.padding, p_.padding), p_.scale, p_.group_threshold, false);
+    boxes_to_frame(boxes_, d.to_frame, in.size());
     order_.clear();
     for (std::size_t i = 0; i < boxes_.size(); ++i)
       if (boxes_[i].width >= p_.min_size.first && boxes_[i].height >= p_.min_size.second) order_.push_back(i);
@@ -95,6 +107,7 @@ class HogPeopleOp final : public Op {
  private:
   Params p_;
   cv::HOGDescriptor hog_;
+  cv::Mat small_;  // the frame at detect_width
   std::vector<cv::Rect> boxes_;
   std::vector<double> weights_;
   std::vector<std::size_t> order_;
@@ -103,6 +116,7 @@ class HogPeopleOp final : public Op {
 }  // namespace
 
 CVPIPE_REGISTER_OP(HogPeopleOp, "hog_people", "finds people with OpenCV's HOG detector (adds detections)",
-                   "- op: hog_people\n  scale: 1.05\n  stride: 8\n  hit_threshold: 0\n  min_size: [64, 128]")
+                   "- op: hog_people\n  scale: 1.05\n  stride: 8\n  hit_threshold: 0\n  min_size: [64, 128]\n"
+                   "  detect_width: 0   # e.g. 640: detect on a copy 640 wide, boxes on the full frame")
 
 }  // namespace cvpipe

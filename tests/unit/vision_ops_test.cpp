@@ -222,6 +222,76 @@ TEST(HogPeopleOp, GivesTheBoxesOfOpenCVsDetectorCalledDirectly) {
   }
 }
 
+// Detect small, draw big: the boxes OpenCV finds on the frame scaled to detect_width, scaled back
+// to the frame (within the rounding of a pixel or two).
+void expect_boxes_scaled_back(const Detections& d, const std::vector<cv::Rect>& on_small, double factor) {
+  ASSERT_EQ(d.size(), on_small.size());
+  for (const cv::Rect& small : on_small) {
+    const cv::Rect big(static_cast<int>(small.x * factor), static_cast<int>(small.y * factor),
+                       static_cast<int>(small.width * factor), static_cast<int>(small.height * factor));
+    const bool found = std::any_of(d.begin(), d.end(),
+                                   [&](const Detection& det) {
+                                     return std::abs(det.x - big.x) <= 2 && std::abs(det.y - big.y) <= 2 &&
+                                            std::abs(det.w - big.width) <= 2 && std::abs(det.h - big.height) <= 2;
+                                   });
+    EXPECT_TRUE(found) << "no detection near " << big;
+  }
+}
+
+TEST(HogPeopleOp, DetectWidthFindsOnASmallerCopyAndGivesBoxesOnTheFrame) {
+  ASSERT_SAMPLES();
+  cv::setNumThreads(1);
+  const cv::Mat frame = sample("basketball1.png");  // 640x480
+  cv::Mat small;
+  cv::resize(frame, small, {320, 240}, 0, 0, cv::INTER_AREA);
+  cv::HOGDescriptor hog;
+  hog.setSVMDetector(cv::HOGDescriptor::getDefaultPeopleDetector());
+  std::vector<cv::Rect> on_small;
+  std::vector<double> weights;
+  hog.detectMultiScale(small, on_small, weights, -0.2, {8, 8}, {16, 16}, 1.03, 1, false);
+  ASSERT_GE(on_small.size(), 1u);
+  const Detections d = detect("- op: hog_people\n  hit_threshold: -0.2\n  padding: 16\n  scale: 1.03\n"
+                              "  group_threshold: 1\n  detect_width: 320",
+                              frame);
+  expect_boxes_scaled_back(d, on_small, 2.0);
+  // The pasted person, found at full size and at half size, is in the same place.
+  const cv::Mat person = frame_with_person({180, 40}, {600, 560});
+  cv::Mat big_person;
+  cv::resize(person, big_person, {1200, 1120}, 0, 0, cv::INTER_LINEAR);
+  const Detections full = detect("- op: hog_people", person);
+  const Detections halved = detect("- op: hog_people\n  detect_width: 600", big_person);
+  ASSERT_EQ(full.size(), 1u);
+  ASSERT_EQ(halved.size(), 1u);
+  const cv::Rect f = box_of(full.items[0]);
+  EXPECT_GT(iou(box_of(halved.items[0]), cv::Rect(f.x * 2, f.y * 2, f.width * 2, f.height * 2)), 0.9);
+}
+
+TEST(HaarFacesOp, DetectWidthFindsOnASmallerCopyWithMinSizeInTheFramesPixels) {
+  ASSERT_SAMPLES();
+  cv::setNumThreads(1);
+  // basketball1.png at twice its size; the face is found on a copy at its own size.
+  cv::Mat frame, small, gray;
+  cv::resize(sample("basketball1.png"), frame, {1280, 960}, 0, 0, cv::INTER_LINEAR);
+  cv::resize(frame, small, {640, 480}, 0, 0, cv::INTER_AREA);
+  cv::cvtColor(small, gray, cv::COLOR_BGR2GRAY);
+  cv::CascadeClassifier cascade(kCascade);
+  std::vector<cv::Rect> on_small;
+  std::vector<int> neighbours;
+  cascade.detectMultiScale(gray, on_small, neighbours, 1.1, 2, 0, {15, 15});
+  ASSERT_GE(on_small.size(), 1u);
+  const Detections d = detect("- op: haar_faces\n  scale_factor: 1.1\n  min_neighbors: 2\n  min_size: [30, 30]\n"
+                              "  detect_width: 640",
+                              frame);
+  expect_boxes_scaled_back(d, on_small, 2.0);
+}
+
+TEST(HogPeopleOp, ADetectWidthNarrowerThanItsWindowIsRejected) {
+  const auto parsed = parse_op("- op: hog_people\n  detect_width: 32");
+  EXPECT_FALSE(parsed.spec);
+  EXPECT_NE(parsed.errors_text().find("detect_width: expected 0 (the frame) or a width of at least 64"), std::string::npos)
+      << parsed.errors_text();
+}
+
 TEST(HogPeopleOp, RejectsAStrideThatIsNotAMultipleOfTheBlockStride) {
   const auto parsed = parse_op("- op: hog_people\n  stride: 12");
   ASSERT_EQ(parsed.errors.size(), 1u) << parsed.errors_text();
