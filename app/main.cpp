@@ -23,6 +23,7 @@
 #include "pipeline/runtime/http_endpoint.hpp"
 #include "pipeline/runtime/module_loader.hpp"
 #include "pipeline/runtime/pipeline_loader.hpp"
+#include "pipeline/runtime/run_stats.hpp"
 #include "pipeline/core/logging.hpp"
 #include "pipeline/runtime/segment.hpp"
 #include "pipeline/runtime/worker.hpp"
@@ -132,8 +133,24 @@ void quiet_library_logs() {
 
 int run_or_validate(const Command& cmd) {
   PipelineConfig config;
-  std::unique_ptr<Source> source = load_and_resolve(cmd.config, cmd.overrides, config,
-                                                    [](const PipelineConfig& c) { init_logging(c.log_level); });
+  // While a run waits for a live source that is down at start (reconnect.at_start), its HTTP
+  // endpoint answers already: /healthz ok, /readyz "waiting for the source". The run's own endpoint
+  // takes the port over when it starts.
+  RunStats waiting;
+  waiting.waiting_for_source.store(true);
+  std::unique_ptr<HttpEndpoint> waiting_endpoint;
+  std::unique_ptr<Source> source = load_and_resolve(cmd.config, cmd.overrides, config, [&](PipelineConfig& c) {
+    init_logging(c.log_level);
+    if (cmd.verb != "run") return;  // validate says at once that the source is down
+    c.source_limits.wait_to_retry = [&waiting_endpoint, &waiting, &c](double seconds) {
+      if (!waiting_endpoint && !c.http.listen.empty()) {
+        HttpEndpoint::load();
+        waiting_endpoint = HttpEndpoint::start({c.http, &waiting, c.shown_yaml, false, -1});
+      }
+      return sleep_unless_stopped(seconds);
+    };
+  });
+  waiting_endpoint.reset();
   // Its module loads now, as the source's and the sink's did with the config: a missing one is an
   // error before anything runs, for validate too.
   if (!config.http.listen.empty()) HttpEndpoint::load();
@@ -220,6 +237,9 @@ int main(int argc, char** argv) {
   } catch (const ConfigException& e) {
     print_config_errors(e);
     return kExitConfig;
+  } catch (const StopRequested& e) {
+    std::fprintf(stderr, "cvpipe: %s\n", e.what());  // asked to stop before anything ran: not an error
+    return kExitOk;
   } catch (const InputError& e) {
     std::fprintf(stderr, "cvpipe: input error: %s\n", e.what());
     return kExitNoInput;

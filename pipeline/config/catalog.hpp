@@ -51,6 +51,10 @@ struct OpSpec {
 inline constexpr std::int64_t kDefaultMaxFramePixels = 7680LL * 4320;  // 8K UHD
 struct SourceLimits {
   std::int64_t max_frame_pixels = kDefaultMaxFramePixels;
+  // Set by `run` (not `validate`): a live source that cannot be opened at start may wait and try
+  // again, as its reconnect policy says, sleeping with this; it returns false when a stop was
+  // asked for during the wait (the source then throws StopRequested). Unset: one try.
+  std::function<bool(double seconds)> wait_to_retry;
 };
 
 // A parsed, validated source; open() may be called more than once (validate, then run).

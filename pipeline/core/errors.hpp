@@ -20,6 +20,13 @@ class InputError : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
+// A stop (SIGINT, SIGTERM) came before the run started, while it waited for its source: the
+// daemon exits 0, having written nothing.
+class StopRequested : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
 // The sink cannot be created or written.
 class OutputError : public std::runtime_error {
  public:

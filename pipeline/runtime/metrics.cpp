@@ -152,6 +152,8 @@ Verdict liveness(const RunStats& stats, std::int64_t now_ns) {
 
 Verdict readiness(const RunStats& stats, double window_s, std::int64_t now_ns) {
   const std::int64_t started = stats.started_ns.load(std::memory_order_relaxed);
+  if (stats.waiting_for_source.load(std::memory_order_relaxed))
+    return {503, "not ready: waiting for the source, which could not be opened (reconnect.at_start)\n"};
   if (started == 0) return {503, "not ready: starting (workers loading)\n"};
   if (stats.finished.load(std::memory_order_relaxed)) return {503, "not ready: the run is finishing\n"};
   const std::int64_t written = stats.last_written_ns.load(std::memory_order_relaxed);

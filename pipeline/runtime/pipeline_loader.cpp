@@ -111,7 +111,7 @@ std::unique_ptr<Source> resolve_into(PipelineConfig& config, ConfigDiagnostics& 
 std::unique_ptr<Source> parse_and_resolve(const std::string& text, const std::string& file_name,
                                           const std::string& base_dir, const std::vector<std::string>& overrides,
                                           PipelineConfig& config,
-                                          const std::function<void(const PipelineConfig&)>& parsed) {
+                                          const std::function<void(PipelineConfig&)>& parsed) {
   ConfigDiagnostics diag(file_name);
   ParseState state;
   config = parse_config_into(text, base_dir, overrides, diag, state);
@@ -125,7 +125,7 @@ std::unique_ptr<Source> parse_and_resolve(const std::string& text, const std::st
 
 std::unique_ptr<Source> load_and_resolve(const std::string& path, const std::vector<std::string>& overrides,
                                          PipelineConfig& config,
-                                         const std::function<void(const PipelineConfig&)>& parsed) {
+                                         const std::function<void(PipelineConfig&)>& parsed) {
   ConfigDiagnostics diag(path);
   const std::string text = read_config_file(path, diag);
   if (!diag.ok()) throw ConfigException(diag.sorted());

@@ -26,15 +26,16 @@ namespace cvpipe {
 std::unique_ptr<Source> resolve(PipelineConfig& config);
 
 // Steps 1 and 2 with every error at once, as above: what `run` and `validate` do. `parsed`, if
-// given, is called between the two (to set up logging before the source opens). Throws
+// given, is called between the two (to set up logging, and how a source may wait, before the
+// source opens). Throws
 // ConfigException, or the source's InputError when the document itself has no error.
 std::unique_ptr<Source> load_and_resolve(const std::string& path, const std::vector<std::string>& overrides,
                                          PipelineConfig& config,
-                                         const std::function<void(const PipelineConfig&)>& parsed = {});
+                                         const std::function<void(PipelineConfig&)>& parsed = {});
 // The same from text (tests).
 std::unique_ptr<Source> parse_and_resolve(const std::string& text, const std::string& file_name,
                                           const std::string& base_dir, const std::vector<std::string>& overrides,
                                           PipelineConfig& config,
-                                          const std::function<void(const PipelineConfig&)>& parsed = {});
+                                          const std::function<void(PipelineConfig&)>& parsed = {});
 
 }  // namespace cvpipe

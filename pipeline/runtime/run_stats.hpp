@@ -112,6 +112,7 @@ struct RunStats {
   // The source's own counters, copied by the main loop (at most a second old).
   std::atomic<std::uint64_t> missed_by_source{0}, source_reconnects{0};
   std::atomic<bool> finished{false};  // the writer has seen the end of the run
+  std::atomic<bool> waiting_for_source{false};  // before the run: a live source down at start
   std::atomic<std::int64_t> first_written_ns{0};  // when the first frame was written (monotonic)
   std::atomic<double> first_frame_ms{-1};  // and how long after the process started; -1: none yet
   DetectionCounts detections;

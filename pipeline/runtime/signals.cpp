@@ -4,6 +4,8 @@
 
 #include <ctime>
 
+#include "pipeline/core/clock.hpp"
+
 namespace cvpipe {
 namespace {
 
@@ -36,6 +38,19 @@ bool stop_requested_while_blocked() {
   sigset_t pending;
   sigpending(&pending);
   return sigismember(&pending, SIGINT) || sigismember(&pending, SIGTERM);
+}
+
+bool sleep_unless_stopped(double seconds) {
+  sigset_t stops;
+  sigemptyset(&stops);
+  sigaddset(&stops, SIGINT);
+  sigaddset(&stops, SIGTERM);
+  const std::int64_t deadline = monotonic_ns() + static_cast<std::int64_t>(seconds * 1e9);
+  for (std::int64_t left = deadline - monotonic_ns(); left > 0; left = deadline - monotonic_ns()) {
+    const timespec timeout{static_cast<time_t>(left / 1'000'000'000), static_cast<long>(left % 1'000'000'000)};
+    if (sigtimedwait(&stops, nullptr, &timeout) > 0) return false;  // EAGAIN: the time is up; EINTR: again
+  }
+  return true;
 }
 
 StopRequests::Action StopRequests::on_stop_signal(const SignalEvent& event, std::int64_t now_ns) {

@@ -26,6 +26,9 @@ struct SignalEvent {
 std::optional<SignalEvent> wait_for_signal(std::int64_t timeout_ns);
 // Whether a SIGINT or SIGTERM is pending, not yet taken (while the workers start).
 bool stop_requested_while_blocked();
+// Sleeps up to `seconds`, or until a SIGINT or SIGTERM (blocked) arrives, which it takes: false
+// then. What a run waits with before it starts (a source down at start).
+bool sleep_unless_stopped(double seconds);
 
 // What the SIGINT and SIGTERM of a run ask for: the first, to finish the frames in flight; the
 // next, to stop at once. A signal that repeats the first at once (same signal, sender and code

@@ -1,5 +1,6 @@
-// The camera source where there is no camera (as on CI): `validate` and `run` say which device
-// could not be opened and why, in one line, and exit 66 like any input that cannot be opened.
+// The camera source where there is no camera (as on CI): `validate` and `run` (told not to wait
+// for it: reconnect.at_start: false) say which device could not be opened and why, in one line,
+// and exit 66 like any input that cannot be opened.
 // With a webcam, see README.md ("Testing with a webcam").
 #include <sstream>
 
@@ -20,7 +21,7 @@ std::vector<std::string> non_empty_lines(const std::string& text) {
 
 std::string camera_config(const std::string& device) {
   return "source:\n  type: camera\n  device: " + device +
-         "\n  width: 640\n  height: 480\n  fourcc: MJPG\nstages:\n  - name: a\n    ops: [{op: identity}]\n"
+         "\n  width: 640\n  height: 480\n  fourcc: MJPG\n  reconnect: {at_start: false}\nstages:\n  - name: a\n    ops: [{op: identity}]\n"
          "sink: {type: images, path: out/%06d.jpg}\n";
 }
 

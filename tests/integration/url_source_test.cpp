@@ -27,6 +27,13 @@ using test::StreamServer;
 using test::stderr_of;
 using test::wait_until;
 
+std::string file_text(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
 class UrlSource : public CvpipeTest {
  protected:
   void SetUp() override {
@@ -114,9 +121,9 @@ TEST_F(UrlSource, StopsAtOnceOnSigintWhileWaitingToReconnect) {
   EXPECT_EQ(static_cast<long long>(images_written()), s.integer("frames_written"));
 }
 
-TEST_F(UrlSource, NobodyListeningAtStartExitsNoInputInOneLine) {
+TEST_F(UrlSource, NobodyListeningAtStartExitsNoInputInOneLineWhenToldNotToWait) {
   const RunResult r =
-      run_cvpipe({"run", config("{delay: 0.2}", "{type: images, path: " + path("out/%06d.jpg") + "}")}, 20s);
+      run_cvpipe({"run", config("{delay: 0.2, at_start: false}", "{type: images, path: " + path("out/%06d.jpg") + "}")}, 20s);
 
   EXPECT_EQ(r.exit_code, 66) << describe(r);
   EXPECT_EQ(r.out, "");
@@ -163,6 +170,61 @@ TEST_F(UrlSource, GivesUpAfterItsAttemptsAndLeavesAPlayableOutput) {
   if (!frames.empty()) {
     EXPECT_EQ(frames.front().size(), cv::Size(320, 240));
   }
+}
+
+// A camera that is down when the daemon starts (rebooting, say): the run waits for it with the
+// reconnect policy's backoff, then frames flow; no crash loop under a supervisor.
+TEST_F(UrlSource, AStreamDownAtStartIsWaitedForAndThenRead) {
+  const int http_port = free_port();
+  std::string text = file_text(config("{delay: 0.2, max_delay: 0.5}", "{type: images, path: " + path("out/%06d.jpg") + "}"));
+  RunningProgram daemon = start_cvpipe(
+      {"run", write("stream.yaml", text + "http: {listen: 127.0.0.1:" + std::to_string(http_port) + "}\n")});
+  ASSERT_TRUE(wait_until([&] { return stderr_of(daemon.pid()).find("source not available at start (attempt 2)") !=
+                                      std::string::npos || daemon.has_exited(); },
+                         10s))
+      << stderr_of(daemon.pid());
+  ASSERT_FALSE(daemon.has_exited()) << describe(finish_cvpipe(daemon));
+  // Its endpoint answers while it waits: alive, not ready, and why.
+  EXPECT_EQ(test::http_get(http_port, "/healthz").status, 200);
+  const test::Exchange ready = test::http_get(http_port, "/readyz");
+  EXPECT_EQ(ready.status, 503);
+  EXPECT_NE(ready.body.find("waiting for the source"), std::string::npos) << ready.body;
+  std::this_thread::sleep_for(2s);  // 3 s or so after the start
+  StreamServer server(port_);
+  ASSERT_TRUE(server.ready()) << "ffmpeg did not listen on " << url_;
+  ASSERT_TRUE(wait_until([&] { return images_written() >= 10 || daemon.has_exited(); }, 15s))
+      << "no frames once the stream came up\n" << stderr_of(daemon.pid());
+  ASSERT_EQ(::kill(daemon.pid(), SIGINT), 0);
+  const RunResult r = finish_cvpipe(daemon, 20s);
+  server.kill();
+
+  ASSERT_EQ(r.exit_code, 0) << describe(r);
+  EXPECT_NE(r.err.find("source available after"), std::string::npos) << describe(r);
+  const Json s = summary_of(r);
+  EXPECT_GE(s.integer("frames_written"), 10);
+  EXPECT_EQ(static_cast<long long>(images_written()), s.integer("frames_written"));
+}
+
+TEST_F(UrlSource, WaitingForAStreamAtStartStopsOnSigtermAndGivesUpAfterItsAttempts) {
+  RunningProgram daemon =
+      start_cvpipe({"run", config("{delay: 30}", "{type: images, path: " + path("out/%06d.jpg") + "}")});
+  ASSERT_TRUE(wait_until([&] { return stderr_of(daemon.pid()).find("trying again in") != std::string::npos ||
+                                      daemon.has_exited(); },
+                         10s));
+  const auto signalled = std::chrono::steady_clock::now();
+  ASSERT_EQ(::kill(daemon.pid(), SIGTERM), 0);
+  const RunResult stopped = finish_cvpipe(daemon, 20s);
+  EXPECT_LT(std::chrono::steady_clock::now() - signalled, 3s) << "the next attempt was 22-30 s away";
+  EXPECT_EQ(stopped.exit_code, 0) << describe(stopped);
+  EXPECT_NE(stopped.err.find("cvpipe: stopped while waiting for the source"), std::string::npos) << describe(stopped);
+  EXPECT_FALSE(exists(path("out")));
+
+  const RunResult gave_up =
+      run_cvpipe({"run", config("{delay: 0.1, attempts: 3}", "{type: images, path: " + path("out/%06d.jpg") + "}")}, 30s);
+  EXPECT_EQ(gave_up.exit_code, 66) << describe(gave_up);
+  EXPECT_NE(gave_up.err.find("(gave up after 3 attempts at start, reconnect.attempts=3)"), std::string::npos)
+      << describe(gave_up);
+  EXPECT_NE(gave_up.err.find("source not available at start (attempt 2/3)"), std::string::npos) << describe(gave_up);
 }
 
 }  // namespace

@@ -73,6 +73,7 @@ class SecretLeak : public CvpipeTest {
 
   std::string config() {
     return write("camera.yaml", "source:\n  type: url\n  url: !env CVPIPE_TEST_CAMERA_URL\n  open_timeout: 3\n"
+                                "  reconnect: {at_start: false}\n"
                                 "stages:\n  - name: blur\n    workers: 2\n    ops: [{op: gaussian_blur, ksize: 3}]\n"
                                 "sink: {type: \"null\"}\nlog: {stats_interval: 0.3}\n"
                                 "http: {listen: 127.0.0.1:" + std::to_string(http_port_) + "}\n");

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <random>
 
 #include "pipeline/core/clock.hpp"
 #include "pipeline/core/memory_budget.hpp"
@@ -64,6 +65,7 @@ ReconnectPolicy read_reconnect_policy(ConfigReader& source) {
   p.delay_s = r.positive_number("delay", p.delay_s, 3600);
   p.max_delay_s = r.positive_number("max_delay", p.max_delay_s, 86400);
   p.attempts = r.integer("attempts", 0, 0, 1'000'000);
+  p.at_start = r.boolean("at_start", true);
   r.document_rule("max_delay", ">= delay");
   if (!r.describing() && r.has("max_delay") && p.max_delay_s < p.delay_s) {
     char text[120];
@@ -248,7 +250,28 @@ SourceSpec reconnecting_source_spec(std::string type, std::string description, L
   spec.description = std::move(description);
   spec.open = [open = std::move(open), policy,
                description = spec.description](const SourceLimits& limits) -> std::unique_ptr<Source> {
-    return std::make_unique<ReconnectingSource>(description, [open, limits] { return open(limits); }, policy);
+    const ReconnectingSource::Opener opener = [open, limits] { return open(limits); };
+    if (!limits.wait_to_retry || !policy.at_start) return std::make_unique<ReconnectingSource>(description, opener, policy);
+    // Down at start (a camera rebooting): the same backoff as after a loss, until it answers.
+    std::mt19937_64 rng(std::random_device{}());
+    std::uniform_real_distribution<double> unit(0.0, 1.0);
+    const std::string limit = policy.attempts > 0 ? "/" + std::to_string(policy.attempts) : "";
+    for (std::int64_t attempt = 1;; ++attempt) {
+      try {
+        auto source = std::make_unique<ReconnectingSource>(description, opener, policy);
+        if (attempt > 1) get_logger("source")->info("source available after {} attempts", attempt);
+        return source;
+      } catch (const InputError& e) {
+        if (policy.attempts > 0 && attempt >= policy.attempts)
+          throw InputError(std::string(e.what()) + " (gave up after " + std::to_string(attempt) + " attempt" +
+                           (attempt == 1 ? "" : "s") + " at start, reconnect.attempts=" +
+                           std::to_string(policy.attempts) + ")");
+        const double wait_s = reconnect_delay(policy, attempt, unit(rng));
+        get_logger("source")->warn("source not available at start (attempt {}{}): {}; trying again in {:.3g} s", attempt,
+                                   limit, e.what(), wait_s);
+        if (!limits.wait_to_retry(wait_s)) throw StopRequested("stopped while waiting for the source");
+      }
+    }
   };
   return spec;
 }

@@ -35,6 +35,7 @@ struct ReconnectPolicy {
   double delay_s = 0.5;        // before the first attempt after a loss
   double max_delay_s = 30;     // the longest wait
   std::int64_t attempts = 0;   // failed attempts in a row before giving up; 0: never give up
+  bool at_start = true;        // also when the source cannot be opened at start (run only)
 };
 
 // Reads the `reconnect:` section of a live source's section. Errors go to the reader.
