@@ -145,6 +145,13 @@ void Run::start_workers() {
 }
 
 void Run::open_outputs() {
+  if (!config_.http.listen.empty()) {
+    // First, so that a taken port (UnavailableError, exit 69) leaves no output file behind; and
+    // before the workers are ready: /healthz answers while they load. The workers are then
+    // stopped with the Run.
+    http_ = HttpEndpoint::start({config_.http, &stats_, config_.shown_yaml, options_.inline_mode, config_.frame_count});
+    log_->info("http listening on http://{}/ (status page; /metrics /healthz /readyz /stream.mjpg)", config_.http.listen);
+  }
   if (!config_.results_path.empty()) {
     if (config_.results_path == "-") signal(SIGPIPE, SIG_IGN);  // a closed stdout is a write error, not death
     results_ = ResultsWriter::open(config_.results_path);  // OutputError -> 73 before anything runs
@@ -160,12 +167,6 @@ void Run::open_outputs() {
   reporter_ = std::make_unique<RunReporter>(stats_, report);  // OutputError -> 73
   sink_ = config_.sink.open(config_.output_format, config_.fps);  // OutputError -> 73 before anything runs
   log_->info("output sink=\"{}\" format={}", config_.sink.description, config_.output_format.describe());
-  if (!config_.http.listen.empty()) {
-    // Before the workers are ready: /healthz answers while they load. Throws UnavailableError
-    // (exit 69) when the address is taken; the workers are then stopped with the Run.
-    http_ = HttpEndpoint::start({config_.http, &stats_, config_.shown_yaml, options_.inline_mode, config_.frame_count});
-    log_->info("http listening on http://{}/ (status page; /metrics /healthz /readyz /stream.mjpg)", config_.http.listen);
-  }
 }
 
 void Run::start_router() {

@@ -233,13 +233,17 @@ TEST_F(HttpEndpoint, ATakenPortIsOneLineAndExit69) {
   const std::string listen = "127.0.0.1:" + std::to_string(ntohs(addr.sin_port));
   const std::string config = write("pipeline.yaml", R"(source: {type: synthetic, frames: 10}
 stages: [{name: s, ops: [{op: identity}]}]
-sink: {type: "null"}
+sink: {type: video, path: out/clip.mkv, fourcc: FFV1}
+results: {path: out/results.jsonl}
 http: {listen: )" + listen + "}\n");
   const RunResult r = run_cvpipe({"run", config}, 60s);
   ::close(fd);
   EXPECT_EQ(r.exit_code, 69) << describe(r);
   EXPECT_NE(r.err.find("cvpipe: http.listen " + listen + ": cannot listen there: Address already in use"), std::string::npos)
       << r.err;
+  // Said before any output was made: no empty video or results file is left behind.
+  EXPECT_FALSE(exists(path("out/clip.mkv")));
+  EXPECT_FALSE(exists(path("out/results.jsonl")));
 }
 
 TEST_F(HttpEndpoint, ABadListenAddressOrKeyIsAConfigErrorAtItsKey) {
