@@ -341,7 +341,8 @@ class EpollServer final : public HttpServer {
       Head head = parse_head(std::string_view(c.in).substr(0, end));
       c.in.erase(0, end + skip);
       head.request.peer = c.peer;
-      c.version = head.version.empty() ? "HTTP/1.1" : head.version;
+      // Echoed in the status line: only a version this server speaks, never the client's bytes.
+      c.version = head.version == "HTTP/1.0" ? "HTTP/1.0" : "HTTP/1.1";
       if (!head.error.empty()) return reply_error(it, head.error_status, head.error);
       if (head.request.method != "GET" && head.request.method != "HEAD") {
         // The body, if any, is never read: the connection closes after the answer.
