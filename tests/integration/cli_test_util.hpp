@@ -77,6 +77,8 @@ std::string source_path(const std::string& relative);
 // ---- Files, clips and frames --------------------------------------------------------------------
 
 void write_file(const std::string& path, std::string_view content);
+// The whole of a file (a /proc file too); "" if it cannot be read.
+std::string read_file(const std::string& path);
 bool exists(const std::string& path);
 // The names (not paths) in a folder, sorted; empty if it does not exist.
 std::vector<std::string> list_dir(const std::string& dir);

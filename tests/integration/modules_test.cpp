@@ -10,12 +10,7 @@ namespace {
 
 using Modules = CvpipeTest;
 
-std::string maps_of(pid_t pid) {
-  std::ifstream in("/proc/" + std::to_string(pid) + "/maps");
-  std::stringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
+std::string maps_of(pid_t pid) { return read_file("/proc/" + std::to_string(pid) + "/maps"); }
 
 TEST_F(Modules, ARunLoadsOnlyTheModulesItsConfigNames) {
   ASSERT_TRUE(make_clip(path("clip.mkv"), {64, 48}, 8));

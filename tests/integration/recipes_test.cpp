@@ -22,16 +22,10 @@ namespace {
 using test::stderr_of;
 using test::wait_until;
 
-std::string file_text(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
 
 // Each recipe's first ```sh block, by its heading.
 std::map<std::string, std::string> recipes() {
-  const std::string page = file_text(source_path("docs/recipes.md"));
+  const std::string page = read_file(source_path("docs/recipes.md"));
   std::map<std::string, std::string> out;
   const std::regex section(R"(\n## ([^\n]+)\n[\s\S]*?```sh\n([\s\S]*?)```)");
   for (std::sregex_iterator it(page.begin(), page.end(), section), end; it != end; ++it)
@@ -96,7 +90,7 @@ TEST_F(Recipes, PartOfAFileAtTheCamerasPace) {
 TEST_F(Recipes, DetectionsAsData) {
   const RunResult r = run("Detections as data");
   ASSERT_EQ(r.exit_code, 0) << describe(r);
-  const std::string results = file_text(path("out/vision.jsonl"));
+  const std::string results = read_file(path("out/vision.jsonl"));
   EXPECT_EQ(std::count(results.begin(), results.end(), '\n'), 20);
   // The script's report: a line a second of video (20 frames at 10 fps: 2), then the busiest frame.
   EXPECT_TRUE(std::regex_search(r.out, std::regex(R"(\n   1 s: \d+ people\nbusiest: frame \d+ at \d+\.\d s, \d+ people\n$)")))
@@ -164,11 +158,11 @@ TEST_F(Recipes, MoreWorkersOnARunningDaemon) {
                                                                 " >/dev/null & sleep 1")},
                                   std::chrono::seconds(30));
   EXPECT_EQ(r.exit_code, 0) << describe(r);
-  ASSERT_TRUE(wait_until([&] { return file_text(path("daemon.log")).find("config reload: workers smooth 2 -> 3") !=
+  ASSERT_TRUE(wait_until([&] { return read_file(path("daemon.log")).find("config reload: workers smooth 2 -> 3") !=
                                       std::string::npos; },
                          std::chrono::seconds(10)))
-      << file_text(path("daemon.log"));
-  const std::string held = file_text(pid_file);
+      << read_file(path("daemon.log"));
+  const std::string held = read_file(pid_file);
   ASSERT_FALSE(held.empty());
   const pid_t daemon = static_cast<pid_t>(std::stol(held));
   ::kill(daemon, SIGINT);

@@ -27,12 +27,6 @@ using test::StreamServer;
 using test::stderr_of;
 using test::wait_until;
 
-std::string file_text(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
 
 class UrlSource : public CvpipeTest {
  protected:
@@ -176,7 +170,7 @@ TEST_F(UrlSource, GivesUpAfterItsAttemptsAndLeavesAPlayableOutput) {
 // reconnect policy's backoff, then frames flow; no crash loop under a supervisor.
 TEST_F(UrlSource, AStreamDownAtStartIsWaitedForAndThenRead) {
   const int http_port = free_port();
-  std::string text = file_text(config("{delay: 0.2, max_delay: 0.5}", "{type: images, path: " + path("out/%06d.jpg") + "}"));
+  std::string text = read_file(config("{delay: 0.2, max_delay: 0.5}", "{type: images, path: " + path("out/%06d.jpg") + "}"));
   RunningProgram daemon = start_cvpipe(
       {"run", write("stream.yaml", text + "http: {listen: 127.0.0.1:" + std::to_string(http_port) + "}\n")});
   ASSERT_TRUE(wait_until([&] { return stderr_of(daemon.pid()).find("source not available at start (attempt 2)") !=

@@ -67,15 +67,11 @@ std::vector<std::string> lines_of(const std::string& text) {
   return lines;
 }
 
-std::string read_text(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  return std::string(std::istreambuf_iterator<char>(in), {});
-}
 
 // The results file: one parsed object per line (a line that does not parse fails the test).
 std::vector<Json> read_results(const std::string& path) {
   std::vector<Json> out;
-  const std::string text = read_text(path);
+  const std::string text = read_file(path);
   if (!text.empty()) {
     EXPECT_EQ(text.back(), '\n') << "the last line is cut";
   }
@@ -93,7 +89,7 @@ std::vector<Json> read_results(const std::string& path) {
 // The lines without their wall-clock capture time, which differs from run to run.
 std::vector<std::string> results_without_time(const std::string& path) {
   std::vector<std::string> out;
-  for (std::string line : lines_of(read_text(path))) {
+  for (std::string line : lines_of(read_file(path))) {
     const auto at = line.find(",\"captured_at\":\"");
     if (at != std::string::npos) line.erase(at, line.find('"', at + 16) + 1 - at);
     out.push_back(line);
@@ -396,7 +392,7 @@ sink: {type: null}
 )");
   const RunResult r = run_cvpipe({"run", config});  // in the test binary's working directory, not cfg/
   EXPECT_EQ(r.exit_code, 0) << describe(r);
-  write_file(path("cfg/pipeline2.yaml"), read_text(config));
+  write_file(path("cfg/pipeline2.yaml"), read_file(config));
   std::filesystem::remove(path("cfg/mine.xml"));
   const RunResult missing = run_cvpipe({"validate", path("cfg/pipeline2.yaml")});
   EXPECT_EQ(missing.exit_code, 78) << describe(missing);
@@ -426,7 +422,7 @@ results: {path: out/results.jsonl}
 sink: {type: null}
 )");
   RunningProgram p = start_cvpipe({"run", config});
-  for (int i = 0; i < 300 && read_text(path("out/results.jsonl")).size() < 2000; ++i) std::this_thread::sleep_for(10ms);
+  for (int i = 0; i < 300 && read_file(path("out/results.jsonl")).size() < 2000; ++i) std::this_thread::sleep_for(10ms);
   ASSERT_EQ(::kill(p.pid(), SIGINT), 0);
   std::this_thread::sleep_for(20ms);
   ASSERT_EQ(::kill(p.pid(), SIGINT), 0);

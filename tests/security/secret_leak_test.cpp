@@ -23,12 +23,6 @@ using test::wait_until;
 constexpr const char* kPassword = "Pa55-s3cret";
 constexpr const char* kToken = "Tok-s3cret";
 
-std::string file_text(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::ostringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
 
 // The content of every memfd the process holds (the segment's layout and frames).
 std::string memfds_of(pid_t pid) {
@@ -38,7 +32,7 @@ std::string memfds_of(pid_t pid) {
     char target[256] = "";
     const ssize_t n = ::readlink((dir + "/" + name).c_str(), target, sizeof target - 1);
     if (n > 0 && std::string(target, static_cast<std::size_t>(n)).rfind("/memfd:", 0) == 0)
-      all += file_text(dir + "/" + name);
+      all += read_file(dir + "/" + name);
   }
   return all;
 }
@@ -90,7 +84,7 @@ TEST_F(SecretLeak, TheCameraPasswordIsInNoOutputChannel) {
   ASSERT_TRUE(wait_until([&] { return http_get(http_port_, "/readyz").status == 200 || daemon.has_exited(); },
                          std::chrono::seconds(20)));
   ASSERT_FALSE(daemon.has_exited()) << describe(finish_cvpipe(daemon));
-  ASSERT_TRUE(wait_until([&] { return file_text(stats).find("frames_written") != std::string::npos; },
+  ASSERT_TRUE(wait_until([&] { return read_file(stats).find("frames_written") != std::string::npos; },
                          std::chrono::seconds(10)));
 
   std::string found;
@@ -104,19 +98,19 @@ TEST_F(SecretLeak, TheCameraPasswordIsInNoOutputChannel) {
   const std::vector<pid_t> workers = wait_for_workers(daemon, 2);
   ASSERT_EQ(workers.size(), 2u);
   for (pid_t w : workers) {
-    found += leaks("a worker's environment", file_text("/proc/" + std::to_string(w) + "/environ"));
-    found += leaks("a worker's command line", file_text("/proc/" + std::to_string(w) + "/cmdline"));
+    found += leaks("a worker's environment", read_file("/proc/" + std::to_string(w) + "/environ"));
+    found += leaks("a worker's command line", read_file("/proc/" + std::to_string(w) + "/cmdline"));
     found += leaks("a worker's shared memory", memfds_of(w));
   }
   found += leaks("the daemon's shared memory", memfds_of(daemon.pid()));
-  found += leaks("the daemon's command line", file_text("/proc/" + std::to_string(daemon.pid()) + "/cmdline"));
+  found += leaks("the daemon's command line", read_file("/proc/" + std::to_string(daemon.pid()) + "/cmdline"));
 
   ASSERT_EQ(::kill(daemon.pid(), SIGINT), 0);
   const RunResult r = finish_cvpipe(daemon, std::chrono::seconds(20));
   camera.kill();
   ASSERT_EQ(r.exit_code, 0) << describe(r);
   EXPECT_GT(summary_of(r).integer("frames_written"), 0);
-  found += leaks("stdout", r.out) + leaks("stderr", r.err) + leaks("--stats-json", file_text(stats));
+  found += leaks("stdout", r.out) + leaks("stderr", r.err) + leaks("--stats-json", read_file(stats));
   EXPECT_EQ(found, "");
   EXPECT_NE(r.err.find("http://admin:***@127.0.0.1:"), std::string::npos) << "the log names the camera, masked\n" << r.err;
 }

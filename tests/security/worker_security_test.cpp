@@ -31,12 +31,6 @@ INSTANTIATE_TEST_SUITE_P(Targets, ScribblingWorker,
                          ::testing::Values("overrun", "layout", "other_worker", "own_ring", "slot_header"),
                          [](const auto& case_info) { return case_info.param; });
 
-std::string file_of(pid_t pid, const char* name) {
-  std::ifstream in("/proc/" + std::to_string(pid) + "/" + name, std::ios::binary);
-  std::stringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
 
 using WorkerPrivilege = CvpipeTest;
 
@@ -53,12 +47,12 @@ TEST_F(WorkerPrivilege, AWorkerInheritsNoSecretAndCannotGainRightsOrRunPrograms)
   // A worker restricts itself as it starts: wait (bounded) until it has.
   std::string status;
   for (int i = 0; i < 100; ++i) {
-    status = file_of(workers[0], "status");
+    status = read_file("/proc/" + std::to_string(workers[0]) + "/status");
     if (status.find("NoNewPrivs:\t1") != std::string::npos) break;
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
-  const std::string environ = file_of(workers[0], "environ");
-  const std::string daemon_environ = file_of(daemon.pid(), "environ");
+  const std::string environ = read_file("/proc/" + std::to_string(workers[0]) + "/environ");
+  const std::string daemon_environ = read_file("/proc/" + std::to_string(daemon.pid()) + "/environ");
   const RunResult r = finish_cvpipe(daemon, std::chrono::seconds(30));
   ::unsetenv("CVPIPE_TEST_CAMERA_URL");
   ::unsetenv("SPDLOG_LEVEL");

@@ -46,12 +46,7 @@ inline bool wait_until(const std::function<bool()>& condition, std::chrono::mill
 
 // What a running process has written to its stderr so far (the test harness points it at a
 // memory file, which /proc lets us open again).
-inline std::string stderr_of(pid_t pid) {
-  std::ifstream err("/proc/" + std::to_string(pid) + "/fd/2", std::ios::binary);
-  std::ostringstream text;
-  text << err.rdbuf();
-  return text.str();
-}
+inline std::string stderr_of(pid_t pid) { return read_file("/proc/" + std::to_string(pid) + "/fd/2"); }
 
 // ffmpeg serving a 25 fps 320x240 test pattern as MJPEG over HTTP to one client, on 127.0.0.1.
 class StreamServer {
