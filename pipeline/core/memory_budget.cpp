@@ -2,19 +2,23 @@
 
 #include <unistd.h>
 
+#include <cctype>
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
 #include <sstream>
+
+#include "pipeline/core/small_file.hpp"
 
 namespace cvpipe {
 namespace {
 
 // The number in `file` (a cgroup's limit), or 0 for "max", a missing file or anything else.
 std::uint64_t read_limit(const std::string& file) {
-  std::ifstream in(file);
   std::string text;
-  if (!(in >> text) || text == "max") return 0;
+  if (!read_small_file(file, 64, text).empty()) return 0;
+  while (!text.empty() && std::isspace(static_cast<unsigned char>(text.back()))) text.pop_back();
+  if (text.empty() || text == "max") return 0;
   char* end = nullptr;
   const unsigned long long v = std::strtoull(text.c_str(), &end, 10);
   // cgroup v1 says "no limit" with a huge number near 2^63.
