@@ -515,6 +515,11 @@ PipelineConfig parse_document(YAML::Node root, ConfigDiagnostics& diag, ParseSta
   top.finish();
   config.resolved_yaml = YAML::Dump(root);
   config.shown_yaml = shown_document(root, config.secret_paths);
+  // The stages alone, with their ops' values as read (a secret an op was given is the op's to
+  // use): nothing else of the config, the source's URL included, reaches a worker process.
+  YAML::Node stages_only(YAML::NodeType::Map);
+  if (const YAML::Node& document = root; document["stages"]) stages_only["stages"] = document["stages"];
+  config.worker_yaml = YAML::Dump(stages_only);
   return config;
 }
 

@@ -70,8 +70,10 @@ struct PipelineConfig {
   std::string file;           // as given on the command line
   std::string resolved_yaml;  // the document with overrides applied and secrets read (never shown)
   // The same with every secret hidden and every URL's credentials masked: what the HTTP endpoint
-  // shows and workers read.
+  // shows.
   std::string shown_yaml;
+  // The `stages` section alone, as read: what workers read (parse_stage_ops()).
+  std::string worker_yaml;
   std::set<std::string> secret_paths;  // the keys whose values came from !env or !file
   // The values --set gave, with what the file says there: a reload that finds the file changed
   // under a --set says so (the --set still wins).

@@ -326,7 +326,7 @@ int Run::execute() {
   sizes.frame_bytes = config_.frame_bytes;
   // Room for a SIGHUP to add workers (and for retiring ones to overlap their replacements).
   sizes.worker_capacity = static_cast<std::uint32_t>(total_workers + kSpareWorkers);
-  sizes.config_text = config_.shown_yaml;  // workers read their stage's ops; no secret
+  sizes.config_text = config_.worker_yaml;  // workers read their stage's ops, and nothing else
   segment_.emplace(Segment::create(sizes));
   slot_order_.assign(segment_->slot_count(), 0);
   stats_.slots_total.store(segment_->slot_count(), std::memory_order_relaxed);

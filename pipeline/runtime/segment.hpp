@@ -103,7 +103,7 @@ struct SegmentSizes {
   std::uint32_t buffers_per_slot = 1;
   std::size_t frame_bytes = 0;
   std::uint32_t worker_capacity = 0;
-  std::string config_text;  // the config as workers read it (secrets hidden)
+  std::string config_text;  // the config as workers read it (its stages alone)
 };
 
 // The mapped segment. Owns both mappings. Accessors take indices the caller has checked

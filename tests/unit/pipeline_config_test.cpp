@@ -374,6 +374,25 @@ TEST(PipelineConfigSecrets, EnvAndFileTagsGiveTheValueWhichNothingShows) {
   std::filesystem::remove_all(dir);
 }
 
+// Workers read the stages alone: an op's secret is there for it, the source's URL is not.
+TEST(PipelineConfigSecrets, WorkersReadTheStagesAloneWithTheirOwnValues) {
+  ::setenv("CVPIPE_TEST_CASCADE", "/usr/share/opencv4/haarcascades/haarcascade_frontalface_default.xml", 1);
+  const PipelineConfig c = parse_config_text(
+      "source: {type: synthetic, width: 64, height: 48, frames: 5}\n"
+      "stages: [{name: faces, ops: [{op: haar_faces, cascade: !env CVPIPE_TEST_CASCADE}]}]\n"
+      "sink: {type: null}\nresults: {path: \"rtsp://u:s3cret@h/x\"}\n",
+      "p.yaml", "", {});
+  ::unsetenv("CVPIPE_TEST_CASCADE");
+  EXPECT_NE(c.worker_yaml.find("cascade: /usr/share/opencv4/haarcascades/haarcascade_frontalface_default.xml"),
+            std::string::npos)
+      << c.worker_yaml;
+  EXPECT_EQ(c.worker_yaml.find("source"), std::string::npos) << c.worker_yaml;
+  EXPECT_EQ(c.worker_yaml.find("s3cret"), std::string::npos) << c.worker_yaml;
+  EXPECT_NE(c.shown_yaml.find("cascade: \"***\""), std::string::npos) << c.shown_yaml;
+  const std::vector<OpEntry> ops = parse_stage_ops(c.worker_yaml, 0, "");
+  ASSERT_EQ(ops.size(), 1u);
+}
+
 TEST(PipelineConfigSecrets, AMissingVariableOrFileIsAnErrorAtTheKey) {
   ::unsetenv("CVPIPE_TEST_NOT_SET");
   auto errors = errors_of(std::string(kGood) + "results: {path: !env CVPIPE_TEST_NOT_SET}\n");
