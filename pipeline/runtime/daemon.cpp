@@ -289,6 +289,7 @@ void Run::apply_reload() {
       if (now.path == before.path && now.file_value != before.file_value)
         log_->warn("config reload: the file changed {} ({} -> {}), but {} pins it: not applied (restart without it)",
                    now.path, before.file_value, now.file_value, now.origin);
+  config_.pinned = next.pinned;  // said once: the next reload compares with this file
   const ReloadPlan plan = plan_reload(config_, next);
   for (const auto& what : plan.ignored)
     log_->warn("config reload: {} changed, which cannot change on a running daemon: ignored (restart to apply)", what);
