@@ -231,6 +231,17 @@ void apply_override(YAML::Node root, const std::string& assignment, ConfigDiagno
 // document by the value (a string, as if quoted); `secret_paths` gets each such key's path, and
 // nothing shows the value (shown_document()).
 constexpr std::size_t kMaxSecretFileBytes = 64 * 1024;
+
+// Calls fn(child, its key path) for each value of a mapping (with a scalar key) or item of a list.
+template <class Fn>
+void for_each_child(YAML::Node node, const std::string& path, Fn&& fn) {
+  if (node.IsMap()) {
+    for (auto kv : node)
+      if (kv.first.IsScalar()) fn(kv.second, path.empty() ? kv.first.Scalar() : path + "." + kv.first.Scalar());
+  } else if (node.IsSequence()) {
+    for (std::size_t i = 0; i < node.size(); ++i) fn(node[i], path + "[" + std::to_string(i) + "]");
+  }
+}
 constexpr std::size_t kMaxConfigFileBytes = 1 << 20;  // a config is a few KiB
 
 void resolve_secret_tags(YAML::Node node, const std::string& path, ConfigDiagnostics& diag,
@@ -265,13 +276,9 @@ void resolve_secret_tags(YAML::Node node, const std::string& path, ConfigDiagnos
     secret_paths.insert(path);
     return;
   }
-  if (node.IsMap()) {
-    for (auto kv : node)
-      if (kv.first.IsScalar()) resolve_secret_tags(kv.second, path.empty() ? kv.first.Scalar() : path + "." + kv.first.Scalar(), diag, secret_paths);
-  } else if (node.IsSequence()) {
-    for (std::size_t i = 0; i < node.size(); ++i)
-      resolve_secret_tags(node[i], path + "[" + std::to_string(i) + "]", diag, secret_paths);
-  }
+  for_each_child(node, path, [&](YAML::Node child, const std::string& at) {
+    resolve_secret_tags(child, at, diag, secret_paths);
+  });
 }
 
 // The document as cvpipe shows it (the HTTP endpoint, what workers read): every secret value
@@ -282,12 +289,7 @@ void hide_secrets(YAML::Node node, const std::string& path, const std::set<std::
     else if (node.Scalar().find("://") != std::string::npos) node = mask_url(node.Scalar());
     return;
   }
-  if (node.IsMap()) {
-    for (auto kv : node)
-      if (kv.first.IsScalar()) hide_secrets(kv.second, path.empty() ? kv.first.Scalar() : path + "." + kv.first.Scalar(), secret_paths);
-  } else if (node.IsSequence()) {
-    for (std::size_t i = 0; i < node.size(); ++i) hide_secrets(node[i], path + "[" + std::to_string(i) + "]", secret_paths);
-  }
+  for_each_child(node, path, [&](YAML::Node child, const std::string& at) { hide_secrets(child, at, secret_paths); });
 }
 
 std::string shown_document(const YAML::Node& root, const std::set<std::string>& secret_paths) {
@@ -383,7 +385,7 @@ PipelineConfig parse_document(YAML::Node root, ConfigDiagnostics& diag, ParseSta
     }
     s.workers = static_cast<int>(stage.integer("workers", 1, 1, 64));
     s.opencv_threads = static_cast<int>(stage.integer("threads", 1, 1, 64));
-    s.nice = static_cast<int>(stage.integer("nice", 10, 0, 19));
+    s.nice = static_cast<int>(stage.integer("nice", kDefaultWorkerNice, 0, 19));
     s.drop_policy = read_drop_policy(stage, config.source.live);
     s.queue = static_cast<int>(stage.integer("queue", s.workers, 1, 4096));
     s.max_latency_ms = stage.optional_number("max_latency_ms", 1, 600'000).value_or(0);

@@ -34,11 +34,15 @@ enum class DropPolicy {
 extern const std::initializer_list<std::string_view> kDropPolicies;  // in DropPolicy's order
 const char* drop_policy_name(DropPolicy p);
 
+// How much lower than the daemon a stage's workers run by default (stages[].nice); the preview
+// encoder runs as low, so that it never outranks the pipeline.
+inline constexpr int kDefaultWorkerNice = 10;
+
 struct StageConfig {
   std::string name;
   int workers = 1;
   int opencv_threads = 1;  // cv::setNumThreads in each worker
-  int nice = 10;           // each worker's niceness above the daemon's (see README: stages.nice)
+  int nice = kDefaultWorkerNice;  // each worker's niceness above the daemon's (configuration.md: stages)
   DropPolicy drop_policy = DropPolicy::kBlock;
   int queue = 1;               // frames waiting for a worker of this stage (drop policies only)
   double max_latency_ms = 0;   // a frame older than this when the stage would start it is dropped; 0: off

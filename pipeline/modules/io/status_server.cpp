@@ -47,7 +47,6 @@ constexpr int kMaxStreamViewers = 4;
 constexpr std::int64_t kPreviewInterestNs = 2'000'000'000;  // a /preview.jpg keeps frames coming this long
 constexpr std::int64_t kFreshPreviewNs = 2'000'000'000;     // a JPEG older than this is waited on anew
 constexpr int kPreviewWaitMs = 1000;
-constexpr int kEncoderNice = 10;  // the workers' default: the preview never outranks the pipeline
 
 std::string html_escape(const std::string& text) {
   std::string out;
@@ -137,7 +136,7 @@ class PreviewEncoder {
   void run() {
     pthread_setname_np(pthread_self(), "cvpipe-preview");
     // Niceness is a thread's own on Linux: this thread only.
-    ::setpriority(PRIO_PROCESS, static_cast<id_t>(::syscall(SYS_gettid)), std::min(19, ::getpriority(PRIO_PROCESS, 0) + kEncoderNice));
+    ::setpriority(PRIO_PROCESS, static_cast<id_t>(::syscall(SYS_gettid)), std::min(19, ::getpriority(PRIO_PROCESS, 0) + kDefaultWorkerNice));
     cv::Mat frame;
     std::vector<uchar> jpeg;
     for (;;) {
