@@ -18,6 +18,7 @@
 #include "app/reference.hpp"
 #include "pipeline/config/pipeline_config.hpp"
 #include "pipeline/core/errors.hpp"
+#include "pipeline/core/secrets.hpp"
 #include "pipeline/runtime/daemon.hpp"
 #include "pipeline/runtime/signals.hpp"
 #include "pipeline/runtime/http_endpoint.hpp"
@@ -118,8 +119,12 @@ bool parse_command(int argc, char** argv, Command& cmd, std::string& error) {
   return true;
 }
 
+// One line on stderr, with every URL's credentials masked (core/secrets.hpp), as the log's lines
+// are: an error may quote a --set or a value that holds a password.
+void say(const std::string& line) { std::fprintf(stderr, "%s\n", mask_secrets_in_text(line).c_str()); }
+
 void print_config_errors(const ConfigException& e) {
-  for (const auto& err : e.errors()) std::fprintf(stderr, "%s\n", err.to_string().c_str());
+  for (const auto& err : e.errors()) say(err.to_string());
   std::fprintf(stderr, "cvpipe: %zu config error%s\n", e.errors().size(), e.errors().size() == 1 ? "" : "s");
 }
 
@@ -218,7 +223,7 @@ int main(int argc, char** argv) {
   Command cmd;
   std::string error;
   if (!parse_command(argc, argv, cmd, error)) {
-    std::fprintf(stderr, "cvpipe: %s (cvpipe --help shows the usage)\n", error.c_str());
+    say("cvpipe: " + error + " (cvpipe --help shows the usage)");
     return kExitUsage;
   }
   // A run takes its signals in its main loop: they are blocked before any thread exists (the
@@ -238,19 +243,19 @@ int main(int argc, char** argv) {
     print_config_errors(e);
     return kExitConfig;
   } catch (const StopRequested& e) {
-    std::fprintf(stderr, "cvpipe: %s\n", e.what());  // asked to stop before anything ran: not an error
+    say(std::string("cvpipe: ") + e.what());  // asked to stop before anything ran: not an error
     return kExitOk;
   } catch (const InputError& e) {
-    std::fprintf(stderr, "cvpipe: input error: %s\n", e.what());
+    say(std::string("cvpipe: input error: ") + e.what());
     return kExitNoInput;
   } catch (const OutputError& e) {
-    std::fprintf(stderr, "cvpipe: output error: %s\n", e.what());
+    say(std::string("cvpipe: output error: ") + e.what());
     return kExitCantCreate;
   } catch (const UnavailableError& e) {
-    std::fprintf(stderr, "cvpipe: %s\n", e.what());
+    say(std::string("cvpipe: ") + e.what());
     return kExitUnavailable;
   } catch (const std::exception& e) {
-    std::fprintf(stderr, "cvpipe: internal error: %s\n", e.what());
+    say(std::string("cvpipe: internal error: ") + e.what());
     return kExitInternal;
   }
 }

@@ -123,6 +123,15 @@ TEST_F(SecretLeak, ACameraThatIsDownIsNamedWithoutItsPassword) {
   EXPECT_NE(r.err.find("cannot open stream http://admin:***@127.0.0.1:"), std::string::npos) << describe(r);
   const RunResult v = run_cvpipe({"validate", config()}, std::chrono::seconds(30));
   EXPECT_EQ(leaks("validate's stdout", v.out) + leaks("validate's stderr", v.err), "");
+  // A config error about a --set that holds the password names the --set, masked.
+  const RunResult bad = run_cvpipe({"validate", config(), "--set",
+                                    std::string("source={type: url, url: \"rtsp://admin:") + kPassword +
+                                        "@127.0.0.1:1/x\", open_timeout: 0}"},
+                                   std::chrono::seconds(30));
+  EXPECT_EQ(bad.exit_code, 78) << describe(bad);
+  EXPECT_NE(bad.err.find("--set source={type: url, url: \"rtsp://admin:***@127.0.0.1:1/x\""), std::string::npos)
+      << describe(bad);
+  EXPECT_EQ(leaks("a config error's line", bad.err), "");
 }
 
 }  // namespace
