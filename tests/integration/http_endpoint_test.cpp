@@ -341,11 +341,12 @@ TEST_F(HttpEndpoint, ASlowMjpegViewerDoesNotSlowThePipeline) {
 sink: {type: "null"}
 http: {listen: 127.0.0.1:)" + std::to_string(port) + R"(, preview_fps: 60, preview_width: 640}
 )");
-  // Noisy shared machines (and other tests beside this one): two runs of each, interleaved, and
-  // the best of each kind.
+  // Noisy shared machines (and other tests beside this one): three runs of each, interleaved, and
+  // the best of each kind. (With two, the fast viewer's best fell to 564 twice in eight suite runs
+  // on 2 cores, with the suite's other tests beside it.)
   std::string error;
   long long fast = 0, slow = 0;
-  for (int round = 0; round < 2; ++round) {
+  for (int round = 0; round < 3; ++round) {
     fast = std::max(fast, written_with_viewer(config, port, Viewer::kFast, error));
     ASSERT_EQ(error, "");
     slow = std::max(slow, written_with_viewer(config, port, Viewer::kSlow, error));
