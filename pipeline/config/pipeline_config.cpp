@@ -358,6 +358,7 @@ PipelineConfig parse_document(YAML::Node root, ConfigDiagnostics& diag, ParseSta
     return config;
   }
   ConfigReader top(root, "", diag);
+  if (!root.IsMap()) return config;  // the reader said what it got; no key can be read from it
 
   const std::size_t errors_before_source = diag.count();
   ConfigReader source = top.map("source");
@@ -520,7 +521,7 @@ PipelineConfig parse_document(YAML::Node root, ConfigDiagnostics& diag, ParseSta
   // The stages alone, with their ops' values as read (a secret an op was given is the op's to
   // use): nothing else of the config, the source's URL included, reaches a worker process.
   YAML::Node stages_only(YAML::NodeType::Map);
-  if (const YAML::Node& document = root; document["stages"]) stages_only["stages"] = document["stages"];
+  if (root["stages"]) stages_only["stages"] = root["stages"];
   config.worker_yaml = YAML::Dump(stages_only);
   return config;
 }

@@ -11,5 +11,5 @@ execute_process(
 if(NOT rc EQUAL 0)
   file(GLOB found ${WORK}/artifacts/*)
   message(FATAL_ERROR "the fuzzer failed (${rc}); its input: ${found}\n"
-                      "reproduce: ${FUZZER} <input>; keep it in tests/fuzz/corpus/ once fixed")
+                      "reproduce: ${FUZZER} <input>; keep it in tests/fuzz/regressions/ once fixed")
 endif()

@@ -320,6 +320,15 @@ TEST(PipelineConfig, MissingSectionsAreNamed) {
   EXPECT_NE(all.find("sink: missing required key"), std::string::npos) << all;
 }
 
+TEST(PipelineConfig, ADocumentThatIsNotAMappingIsOneErrorNotACrash) {
+  // Two lines that YAML reads as one plain scalar (found by the config fuzzer).
+  for (const char* text : {"log_ l2\n :gradient\n", "just words\n", "- a\n- b\n"}) {
+    auto errors = errors_of(text);
+    ASSERT_EQ(errors.size(), 1u) << text;
+    EXPECT_NE(errors[0].message.find("expected a mapping"), std::string::npos) << errors[0].to_string();
+  }
+}
+
 TEST(PipelineConfig, InvalidYamlGivesItsPosition) {
   auto errors = errors_of("source:\n  type: [file\n");
   ASSERT_FALSE(errors.empty());
