@@ -9,6 +9,7 @@
 #include <opencv2/imgproc.hpp>
 #include <opencv2/videoio.hpp>
 
+#include <chrono>
 #include <cmath>
 #include <filesystem>
 #include <thread>
@@ -84,6 +85,21 @@ TEST(LiveClock, StaysStrictlyIncreasingWhenTimestampsRepeatOrGoBack) {
     EXPECT_GT(us, last) << ms;
     last = us;
   }
+}
+
+TEST(LiveClock, TimestampsThatRunSlowerThanTheClockGiveWayToIt) {
+  // A stream that says 25 fps (40 ms a frame) and sends a frame every 100 ms.
+  LiveClock clock(50'000);
+  const auto start = std::chrono::steady_clock::now();
+  std::int64_t us = clock.pts_us(0.0);
+  for (int i = 1; i <= 10; ++i) {
+    std::this_thread::sleep_for(10ms);
+    us = clock.pts_us(i * 4.0);
+  }
+  const auto wall_us = std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - start).count();
+  // The last frame is at the wall clock's time since the first, not at the stream's 40 ms.
+  EXPECT_GT(us, wall_us - 20'000);
+  EXPECT_LE(us, wall_us);
 }
 
 // ---- ReconnectingSource around real sources -----------------------------------------------------

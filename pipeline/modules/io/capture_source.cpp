@@ -18,6 +18,7 @@ bool CaptureSource::read_first_frame(const std::string& what) {
   if (!cap_.read(first_) || first_.empty()) return false;
   check_size(first_.cols, first_.rows, what);
   first_ms_ = cap_.get(cv::CAP_PROP_POS_MSEC);
+  first_ns_ = monotonic_ns();
   format_ = FrameFormat{first_.cols, first_.rows, first_.type()};
   return true;
 }
@@ -26,7 +27,9 @@ Source::Read CaptureSource::read(cv::Mat& into, FrameMeta& meta, std::string& er
   if (!first_.empty()) {
     first_.copyTo(into);
     first_.release();
-    meta.pts_us = clock_.pts_us(first_ms_);
+    // Timed when it was read, not when handed out: the frames that queued up meanwhile (while the
+    // workers started) are then read in a burst, and the video still lasts as long as the source ran.
+    meta.pts_us = clock_.pts_us(first_ms_, first_ns_);
     return Read::kFrame;
   }
   uchar* const target = into.data;

@@ -40,6 +40,7 @@ class CaptureSource : public Source {
   SourceLimits limits_;
   cv::Mat first_;  // read by read_first_frame(), not yet handed out
   double first_ms_ = 0;
+  std::int64_t first_ns_ = 0;  // when it was read
   LiveClock clock_;
 };
 

@@ -84,24 +84,33 @@ double reconnect_delay(const ReconnectPolicy& policy, std::int64_t attempt, doub
   return nominal * (1.0 - kReconnectJitter * std::clamp(unit, 0.0, 1.0));
 }
 
-std::int64_t LiveClock::pts_us(double reported_ms) {
-  const std::int64_t now = monotonic_ns();
+std::int64_t LiveClock::pts_us(double reported_ms, std::int64_t read_ns) {
+  const std::int64_t now = read_ns;
   const bool usable = std::isfinite(reported_ms) && reported_ms >= 0;
   if (!started_) {
     started_ = true;
     use_reported_ = usable;
     first_reported_ms_ = reported_ms;
-    clock_origin_ns_ = now;
+    clock_origin_ns_ = first_frame_ns_ = now;
   }
   std::int64_t us;
   if (use_reported_ && usable && reported_ms >= first_reported_ms_ &&
-      (reported_ms - first_reported_ms_) * 1000.0 < 9.0e18) {
+      (reported_ms - first_reported_ms_) * 1000.0 < 9.0e18 &&
+      std::abs((reported_ms - first_reported_ms_) * 1000.0 - static_cast<double>(now - first_frame_ns_) / 1000.0) <=
+          static_cast<double>(max_drift_us_)) {
     us = static_cast<std::int64_t>(std::llround((reported_ms - first_reported_ms_) * 1000.0));
   } else {
     if (use_reported_) {
-      // The backend's timestamps stopped making sense: the clock takes over from here.
+      // The backend's timestamps stopped making sense, or keep another clock than the wall's (a
+      // stream that says 25 fps and sends 10): the clock takes over from here, from the first
+      // frame's time where the timestamps fell behind it (the video's length stays the wall's).
       use_reported_ = false;
-      clock_origin_ns_ = now - std::max<std::int64_t>(last_us_, 0) * 1000;
+      clock_origin_ns_ = std::min(first_frame_ns_, now - std::max<std::int64_t>(last_us_, 0) * 1000);
+      if (usable)
+        get_logger("source")->warn("the source's timestamps say {:.1f} s passed where the clock says {:.1f} s: its "
+                                   "frames are timed by the clock from now on",
+                                   (reported_ms - first_reported_ms_) / 1000.0,
+                                   static_cast<double>(now - first_frame_ns_) / 1e9);
     }
     us = (now - clock_origin_ns_) / 1000;
   }

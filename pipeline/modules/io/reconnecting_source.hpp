@@ -27,6 +27,7 @@
 #include <string>
 
 #include "pipeline/config/config_reader.hpp"
+#include "pipeline/core/clock.hpp"
 #include "pipeline/runtime/source.hpp"
 
 namespace cvpipe {
@@ -51,17 +52,24 @@ inline constexpr double kReconnectJitter = 0.25;
 double reconnect_delay(const ReconnectPolicy& policy, std::int64_t attempt, double unit);
 
 // Media time for a live source: microseconds since the source's first frame, from the timestamps
-// the backend reports (CAP_PROP_POS_MSEC: a stream's pts, a V4L2 buffer's time) when they are
-// usable, else from the monotonic clock. Strictly increasing.
+// the backend reports (CAP_PROP_POS_MSEC: a stream's pts, a V4L2 buffer's time) while they are
+// usable and keep within max_drift_us of the monotonic clock, else from that clock: a recording
+// plays at the speed of the wall clock whatever rate the source announces. Strictly increasing.
 class LiveClock {
  public:
-  // `reported_ms`: what the backend says of the frame just read (any value; NaN if nothing).
-  std::int64_t pts_us(double reported_ms);
+  static constexpr std::int64_t kMaxDriftUs = 1'000'000;
+  explicit LiveClock(std::int64_t max_drift_us = kMaxDriftUs) : max_drift_us_(max_drift_us) {}
+  // `reported_ms`: what the backend says of the frame just read (any value; NaN if nothing);
+  // `read_ns`: when it was read (CLOCK_MONOTONIC), now unless it was read earlier and kept.
+  std::int64_t pts_us(double reported_ms, std::int64_t read_ns);
+  std::int64_t pts_us(double reported_ms) { return pts_us(reported_ms, monotonic_ns()); }
 
  private:
+  std::int64_t max_drift_us_;
   bool started_ = false;
   bool use_reported_ = false;
   double first_reported_ms_ = 0;
+  std::int64_t first_frame_ns_ = 0;
   std::int64_t clock_origin_ns_ = 0;
   std::int64_t last_us_ = -1;
 };
