@@ -259,6 +259,18 @@ std::optional<long> ffprobe_frame_count(const std::string& path) {
   }
 }
 
+std::map<std::string, std::string> ffprobe_stream(const std::string& path, const std::string& entries) {
+  const RunResult r = run_program({"/usr/bin/ffprobe", "-v", "error", "-select_streams", "v:0", "-show_entries",
+                                   "stream=" + entries, "-of", "default=noprint_wrappers=1", path},
+                                  60s);
+  std::map<std::string, std::string> values;
+  if (r.exit_code != 0) return values;
+  std::istringstream lines(r.out);
+  for (std::string line; std::getline(lines, line);)
+    if (const auto eq = line.find('='); eq != std::string::npos) values[line.substr(0, eq)] = line.substr(eq + 1);
+  return values;
+}
+
 std::vector<cv::Mat> read_images(const std::string& dir) {
   std::vector<cv::Mat> images;
   for (const auto& name : list_dir(dir)) images.push_back(cv::imread(dir + "/" + name, cv::IMREAD_UNCHANGED));

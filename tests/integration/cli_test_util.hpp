@@ -96,6 +96,9 @@ std::vector<cv::Mat> read_video(const std::string& path);
 // Frame count of the first video stream as ffprobe counts it by decoding, or nothing when ffprobe
 // is not installed. -1 when ffprobe ran but gave no number.
 std::optional<long> ffprobe_frame_count(const std::string& path);
+// What ffprobe says of the first video stream's `entries` ("codec_name,duration"), each as
+// key -> value; empty when it cannot read the file.
+std::map<std::string, std::string> ffprobe_stream(const std::string& path, const std::string& entries);
 // The images in `dir` read unchanged (a gray PNG stays 1-channel), in file-name order.
 std::vector<cv::Mat> read_images(const std::string& dir);
 // True when a and b have the same size, type and every byte.

@@ -166,6 +166,37 @@ TEST_F(UrlSource, GivesUpAfterItsAttemptsAndLeavesAPlayableOutput) {
   }
 }
 
+// A stream of 10 frames a second, which MJPEG over HTTP cannot announce (readers take 25): the
+// video is written at the frames' capture times, so it plays as long as the stream ran, in H.264.
+TEST_F(UrlSource, ATenFpsStreamIsRecordedAtTheSpeedItRan) {
+  StreamServer server(port_, 10);
+  ASSERT_TRUE(server.ready()) << "ffmpeg did not listen on " << url_;
+  const std::string video = path("out.mp4");
+  RunningProgram daemon = start_cvpipe({"run", config("{delay: 0.2}", "{type: video, path: " + video + "}")});
+  ASSERT_TRUE(wait_until([&] { return stderr_of(daemon.pid()).find("first frame written") != std::string::npos ||
+                                      daemon.has_exited(); },
+                         15s));
+  // Long enough that the frames that queue up while the daemon starts (read in a burst, so timed
+  // together) are a small part of it.
+  std::this_thread::sleep_for(8s);
+  ASSERT_EQ(::kill(daemon.pid(), SIGINT), 0);
+  const RunResult r = finish_cvpipe(daemon, 20s);
+  server.kill();
+
+  ASSERT_EQ(r.exit_code, 0) << describe(r);
+  const Json s = summary_of(r);
+  const long long frames = s.integer("frames_written");
+  ASSERT_GE(frames, 50) << describe(r);
+  const auto probed = ffprobe_stream(video, "codec_name,nb_frames,duration");
+  EXPECT_EQ(probed.count("codec_name") ? probed.at("codec_name") : "", "h264");
+  EXPECT_EQ(probed.count("nb_frames") ? std::stoll(probed.at("nb_frames")) : -1, frames);
+  // The server sends a frame every 100 ms of the wall clock: the video lasts frames / 10 s
+  // (2.5 times less if written at the 25 fps the reader assumed).
+  const double duration = probed.count("duration") ? std::stod(probed.at("duration")) : 0;
+  const double wall = static_cast<double>(frames) / 10.0;
+  EXPECT_NEAR(duration, wall, 0.05 * wall) << frames << " frames";
+}
+
 // A camera that is down when the daemon starts (rebooting, say): the run waits for it with the
 // reconnect policy's backoff, then frames flow; no crash loop under a supervisor.
 TEST_F(UrlSource, AStreamDownAtStartIsWaitedForAndThenRead) {

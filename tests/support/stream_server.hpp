@@ -48,12 +48,14 @@ inline bool wait_until(const std::function<bool()>& condition, std::chrono::mill
 // memory file, which /proc lets us open again).
 inline std::string stderr_of(pid_t pid) { return read_file("/proc/" + std::to_string(pid) + "/fd/2"); }
 
-// ffmpeg serving a 25 fps 320x240 test pattern as MJPEG over HTTP to one client, on 127.0.0.1.
+// ffmpeg serving a 320x240 test pattern as MJPEG over HTTP to one client, on 127.0.0.1, at `fps`
+// frames a second of the wall clock. MJPEG over HTTP carries no rate: readers assume 25.
 class StreamServer {
  public:
-  explicit StreamServer(int port)
+  explicit StreamServer(int port, int fps = 25)
       : program_(RunningProgram::start({kFfmpeg, "-nostdin", "-loglevel", "error", "-re", "-f", "lavfi", "-i",
-                                        "testsrc2=size=320x240:rate=25", "-f", "mpjpeg", "-listen", "1",
+                                        "testsrc2=size=320x240:rate=" + std::to_string(fps), "-f", "mpjpeg",
+                                        "-listen", "1",
                                         "http://127.0.0.1:" + std::to_string(port) + "/"})) {
     ready_ = wait_until([port] { return listening(port); }, std::chrono::seconds(10));
   }

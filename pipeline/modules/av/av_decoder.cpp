@@ -6,12 +6,11 @@
 #include <atomic>
 #include <cmath>
 #include <cstdint>
-#include <cstdlib>
 #include <deque>
-#include <mutex>
 #include <vector>
 
 #include "pipeline/core/logging.hpp"
+#include "pipeline/modules/av/av_common.hpp"
 
 extern "C" {
 #include <libavcodec/avcodec.h>
@@ -22,17 +21,6 @@ extern "C" {
 
 namespace cvpipe {
 namespace {
-
-// FFmpeg's own messages would be noise beside our one line per error. OPENCV_FFMPEG_LOGLEVEL,
-// which OpenCV's FFmpeg backend reads and the daemon sets to quiet unless the user did, says how
-// much of them to print (24: warnings).
-void set_ffmpeg_log_level() {
-  static std::once_flag once;
-  std::call_once(once, [] {
-    const char* level = std::getenv("OPENCV_FFMPEG_LOGLEVEL");
-    av_log_set_level(level ? std::atoi(level) : AV_LOG_QUIET);
-  });
-}
 
 // The turn the stream's display matrix asks for, clockwise: 0, 90, 180 or 270. The matrix's angle
 // is counterclockwise.

@@ -11,7 +11,7 @@
 //     type: video
 //     path: out/result.mp4     # relative to the config file; folders are created
 //     fourcc: avc1             # H.264; mp4v, MJPG, XVID, FFV1, ... (mp4v if FFmpeg has no H.264 encoder)
-//     preset: veryfast         # H.264's speed against size (x264's presets)
+//     preset: superfast        # H.264's speed against size (x264's presets)
 //     keyframe_interval: 2     # seconds between keyframes
 //     fps: 0                   # 0: each frame at its own time; N: every frame 1/N s after the last
 #include <sys/stat.h>
@@ -38,7 +38,7 @@ namespace {
 
 constexpr const char* kDefaultFourcc = "avc1";
 constexpr const char* kFallbackFourcc = "mp4v";
-constexpr const char* kDefaultPreset = "veryfast";
+constexpr const char* kDefaultPreset = "superfast";
 
 bool h264_encoder_exists() { return avcodec_find_encoder(AV_CODEC_ID_H264) != nullptr; }
 
@@ -108,20 +108,21 @@ class VideoSink final : public Sink {
 
  private:
   Status check_room() {
-    // The file's growth tells the encoded frame size (the encoder holds a few frames back: an average).
-    if (written_ >= 16 && written_ % 8 == 0)
-      if (const std::int64_t bytes = encoder_->bytes_written(); bytes > 0)
-        frame_bytes_ = static_cast<double>(bytes) / static_cast<double>(written_);
+    // The file's growth tells the encoded frame size: an average over the frames it holds.
+    if (written_ % 8 == 0)
+      if (const std::int64_t bytes = encoder_->bytes_written(), in_file = written_ - encoder_->frames_held();
+          bytes > 0 && in_file >= 8)
+        frame_bytes_ = static_cast<double>(bytes) / static_cast<double>(in_file);
     struct statvfs fs;
     if (::statvfs(dir_.c_str(), &fs) != 0) {
       if (errno == ENOENT) return Status::error("the output folder " + dir_ + " was removed while " + path_ + " was written");
       return Status::ok();  // cannot tell: write on
     }
     const double available = static_cast<double>(fs.f_bavail) * static_cast<double>(fs.f_frsize);
-    // What is buffered and the next frames (the encoder's look-ahead at the estimated size,
-    // counting a key frame as several), FFmpeg's I/O buffer, and the index: about 64 bytes a frame
-    // in MP4, with margin.
-    const double needed = 64 * frame_bytes_ + 1024.0 * 1024 + 64.0 * static_cast<double>(written_ + 1);
+    // The frames the encoder holds and the next 8 at the estimated size (counting a key frame as
+    // several), FFmpeg's I/O buffer, and the index: about 64 bytes a frame in MP4, with margin.
+    const double needed = static_cast<double>(encoder_->frames_held() + 8) * frame_bytes_ + 1024.0 * 1024 +
+                          64.0 * static_cast<double>(written_ + 1);
     if (available >= needed) return Status::ok();
     char text[160];
     std::snprintf(text, sizeof text, "the disk of %s is nearly full (%.1f MiB left, %.1f MiB needed to go on and "
