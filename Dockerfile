@@ -6,10 +6,12 @@
 # Shared memory is a memfd, not /dev/shm: Docker's default 64 MiB /dev/shm is enough.
 
 FROM debian:bookworm-slim AS build
+# python3-onnx writes the unit tests' tiny ONNX models (tests/dnn/make_models.py).
 RUN apt-get update \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
       build-essential cmake pkg-config libopencv-dev libspdlog-dev libyaml-cpp-dev libconcurrentqueue-dev \
       libgtest-dev libavformat-dev libavcodec-dev libswscale-dev libcpp-httplib-dev opencv-data opencv-doc \
+      python3-onnx \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY . .

@@ -4,6 +4,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 
@@ -22,10 +23,15 @@ std::string read_small_file(const std::string& path, std::size_t max_bytes, std:
   if (!S_ISREG(st.st_mode)) return "not a regular file";
   if (static_cast<std::uint64_t>(st.st_size) > max_bytes)
     return "holds " + std::to_string(st.st_size) + " bytes, more than " + std::to_string(max_bytes);
-  // The size can change while it is read: read one byte past the bound to notice.
-  out.resize(max_bytes + 1);
+  // The size can change while it is read: room for what fstat said and a little more, grown up
+  // to one byte past the bound to notice a file that grew beyond it.
+  out.resize(static_cast<std::size_t>(std::min<std::uint64_t>(max_bytes, static_cast<std::uint64_t>(st.st_size) + 4096)) + 1);
   std::size_t got = 0;
-  while (got < out.size()) {
+  for (;;) {
+    if (got == out.size()) {
+      if (out.size() > max_bytes) break;
+      out.resize(std::min(max_bytes, out.size() * 2) + 1);
+    }
     const ssize_t n = ::read(fd.get(), out.data() + got, out.size() - got);
     if (n == 0) break;
     if (n < 0) {

@@ -538,5 +538,110 @@ sink: {type: null}
   EXPECT_NE(r.err.find("was removed"), std::string::npos) << r.err;
 }
 
+// dnn_detect in the worker processes, on a tiny model whose outputs are constants (the
+// dnn_test_models fixture makes it in the working directory): every frame gets the boxes the
+// model's outputs decode to, scaled to the frame, with two workers as inline; validate names a
+// model that does not fit at its key.
+TEST_F(Vision, DnnDetectRunsInTheWorkersAsInline) {
+  const std::string models = (std::filesystem::current_path() / "models").string();
+  ASSERT_TRUE(exists(models + "/yolo_v5.onnx")) << "made by the dnn_test_models test (tests/dnn/make_models.py)";
+  const std::string config = write("dnn.yaml",
+      "source: {type: synthetic, width: 256, height: 128, frames: 30}\n"
+      "stages:\n  - name: detect\n    workers: 2\n    ops:\n"
+      "      - {op: dnn_detect, model: " + models + "/yolo_v5.onnx, decoder: yolo, input: [64, 64], labels: [face, person]}\n"
+      "      - {op: draw}\n"
+      "sink: {type: \"null\"}\nresults: {path: out/results.jsonl}\n");
+  const RunResult inline_run = run_cvpipe({"run", config, "--inline"});
+  ASSERT_EQ(inline_run.exit_code, 0) << describe(inline_run);
+  const auto inline_results = results_without_time(path("out/results.jsonl"));
+  const RunResult workers_run = run_cvpipe({"run", config});
+  ASSERT_EQ(workers_run.exit_code, 0) << describe(workers_run);
+  EXPECT_EQ(results_without_time(path("out/results.jsonl")), inline_results);
+  const auto results = read_results(path("out/results.jsonl"));
+  ASSERT_EQ(results.size(), 30u);
+  for (const Json& line : results) {
+    // The 64x64 input's boxes on a 256x128 frame: x by 4, y by 2.
+    const auto faces = boxes_of(line, "face"), people = boxes_of(line, "person");
+    ASSERT_EQ(faces.size(), 1u);
+    ASSERT_EQ(people.size(), 1u);
+    EXPECT_EQ(faces[0].rect, cv::Rect(48, 24, 64, 32));
+    EXPECT_EQ(people[0].rect, cv::Rect(152, 60, 48, 40));
+  }
+
+  const RunResult bad = run_cvpipe({"validate", config, "--set", "stages.detect.ops[0].decoder=ssd"});
+  EXPECT_EQ(bad.exit_code, 78) << describe(bad);
+  EXPECT_NE(bad.err.find("stages[0].ops[0].decoder: ssd reads one output of [1, 1, N, 7]; the model gives [1, 4, 7]"),
+            std::string::npos) << describe(bad);
+}
+
+// MediaPipe's BlazeFace (fetched from npm by the dnn_blazeface_model test) on faces pasted into
+// a moving scene: with two workers, cvpipe finds what the same model run through OpenCV's Python
+// dnn with a decode of the test's own finds (tests/dnn/blazeface_reference.py), and the face is
+// found where it was pasted.
+TEST_F(Vision, BlazeFaceFindsWhatOpenCVsDnnFindsAndWhereTheFaceWasPasted) {
+  ASSERT_SAMPLE("basketball1.png");
+  const std::string model =
+      (std::filesystem::current_path() / "models/blazeface/face_detection_front_128x128_barracuda.onnx").string();
+  ASSERT_TRUE(exists(model)) << "fetched by the dnn_blazeface_model test (tests/dnn/fetch_blazeface.sh)";
+  cv::Mat face;
+  cv::resize(cv::imread(kSampleData + "basketball1.png")(cv::Rect(42, 61, 100, 100)), face, {120, 120}, 0, 0, cv::INTER_AREA);
+  // Where the face is in the pasted image, as OpenCV's Haar cascade finds it.
+  cv::Mat gray;
+  cv::cvtColor(face, gray, cv::COLOR_BGR2GRAY);
+  std::vector<cv::Rect> haar;
+  cv::CascadeClassifier("/usr/share/opencv4/haarcascades/haarcascade_frontalface_default.xml")
+      .detectMultiScale(gray, haar, 1.1, 3, 0, {24, 24});
+  ASSERT_EQ(haar.size(), 1u);
+  const cv::Rect haar_face = haar[0];
+  cv::Mat background(256, 256, CV_8UC3);
+  cv::RNG rng(9);
+  rng.fill(background, cv::RNG::UNIFORM, 0, 256);
+  cv::GaussianBlur(background, background, {15, 15}, 0);
+  std::vector<cv::Mat> frames;
+  std::vector<cv::Rect> pasted;
+  for (int i = 0; i < 12; ++i) {
+    cv::Mat f = background.clone();
+    pasted.emplace_back(10 + 10 * i, 60 + 3 * i, 120, 120);
+    face.copyTo(f(pasted.back()));
+    frames.push_back(f);
+  }
+  write_clip(path("faces.mkv"), frames);
+  const std::string config = write("faces.yaml", "source: {type: file, path: faces.mkv}\n"
+      "stages:\n  - name: faces\n    workers: 2\n    ops:\n"
+      "      - {op: dnn_detect, model: " + model + ", decoder: blazeface, input: [128, 128]}\n"
+      "results: {path: out/results.jsonl}\nsink: {type: \"null\"}\n");
+  const RunResult r = run_cvpipe({"run", config});
+  ASSERT_EQ(r.exit_code, 0) << describe(r);
+  const RunResult reference = run_program({"/usr/bin/python3", source_path("tests/dnn/blazeface_reference.py"), model,
+                                           path("faces.mkv")}, 120s);
+  ASSERT_EQ(reference.exit_code, 0) << describe(reference);
+
+  const auto results = read_results(path("out/results.jsonl"));
+  const std::vector<std::string> expected = lines_of(reference.out);
+  ASSERT_EQ(results.size(), frames.size());
+  ASSERT_EQ(expected.size(), frames.size()) << reference.out;
+  for (std::size_t i = 0; i < frames.size(); ++i) {
+    const auto found = boxes_of(results[i], "face");
+    const auto want = Json::parse(expected[i]);
+    ASSERT_TRUE(want) << expected[i];
+    const auto items = want->items();
+    ASSERT_EQ(found.size(), items.size()) << "frame " << i << ": the reference found " << expected[i];
+    for (std::size_t k = 0; k < found.size(); ++k) {
+      const cv::Rect ref(static_cast<int>(items[k][0].number()), static_cast<int>(items[k][1].number()),
+                         static_cast<int>(items[k][2].number()), static_cast<int>(items[k][3].number()));
+      EXPECT_LE(std::abs(found[k].rect.x - ref.x), 1) << "frame " << i;
+      EXPECT_LE(std::abs(found[k].rect.y - ref.y), 1) << "frame " << i;
+      EXPECT_LE(std::abs(found[k].rect.width - ref.width), 2) << "frame " << i;
+      EXPECT_LE(std::abs(found[k].rect.height - ref.height), 2) << "frame " << i;
+      EXPECT_NEAR(found[k].score, items[k][4].number(), 1e-3) << "frame " << i;
+    }
+    // The pasted face, where OpenCV's Haar cascade finds it in the pasted image (IoU > 0.4).
+    ASSERT_EQ(found.size(), 1u) << "frame " << i;
+    const cv::Rect where = haar_face + pasted[i].tl();
+    const double iou = static_cast<double>((found[0].rect & where).area()) / (found[0].rect | where).area();
+    EXPECT_GT(iou, 0.4) << "frame " << i << ": " << found[0].rect << " where the cascade finds " << where;
+  }
+}
+
 }  // namespace
 }  // namespace cvpipe

@@ -26,7 +26,7 @@ using test::same_pixels;
 using test::test_frame;
 
 // Ops whose parameters have no sensible default, so `- op: name` alone must be an error.
-const std::set<std::string> kOpsWithRequiredParams = {"resize", "crash"};
+const std::set<std::string> kOpsWithRequiredParams = {"resize", "crash", "dnn_detect"};
 
 const std::vector<FrameFormat> kFormats = {
     {640, 480, CV_8UC3}, {640, 480, CV_8UC1}, {33, 17, CV_8UC3}, {33, 17, CV_8UC1}};
