@@ -68,7 +68,7 @@ class Recipes : public CvpipeTest {
 };
 
 TEST_F(Recipes, EveryRecipeOnThePageIsTested) {
-  EXPECT_EQ(all_.size(), 7u) << "a recipe added to docs/recipes.md needs its test here";
+  EXPECT_EQ(all_.size(), 8u) << "a recipe added to docs/recipes.md needs its test here";
 }
 
 TEST_F(Recipes, AVideoFileIntoAnAnnotatedMp4) {
@@ -95,6 +95,21 @@ TEST_F(Recipes, DetectionsAsData) {
   // The script's report: a line a second of video (20 frames at 10 fps: 2), then the busiest frame.
   EXPECT_TRUE(std::regex_search(r.out, std::regex(R"(\n   1 s: \d+ people\nbusiest: frame \d+ at \d+\.\d s, \d+ people\n$)")))
       << r.out;
+}
+
+TEST_F(Recipes, FacesFoundByANeuralNetwork) {
+  // `tools/dev models` fetches into the project's build/models/; here the same script fills the
+  // test folder's (the config names the model relative to itself).
+  all_["Faces found by a neural network"] =
+      replaced(all_["Faces found by a neural network"], "tools/dev models",
+               source_path("tests/dnn/fetch_blazeface.sh") + " " + path("build"));
+  const RunResult r = run("Faces found by a neural network");
+  ASSERT_EQ(r.exit_code, 0) << describe(r);
+  EXPECT_EQ(summary_of(r).integer("frames_written"), 50);
+  EXPECT_GE(summary_of(r)["detections"].integer("face"), 40) << "the clip shows a face in nearly every frame";
+  const std::string results = read_file(path("out/faces-dnn.jsonl"));
+  EXPECT_EQ(std::count(results.begin(), results.end(), '\n'), 50);
+  EXPECT_EQ(ffprobe_frame_count(path("out/faces-dnn.mp4")), 50);
 }
 
 TEST_F(Recipes, AWebcamIsWaitedForWhereThereIsNone) {
