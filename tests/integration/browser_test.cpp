@@ -2,16 +2,14 @@
 // (tests/browser/*.mjs): the status page while the daemon runs, and the videos it writes. npm
 // installs playwright-core into the build dir (never the source tree); the screenshot is left
 // there as the test's artifact.
-#include <arpa/inet.h>
 #include <fcntl.h>
-#include <netinet/in.h>
 #include <sys/file.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
 #include <filesystem>
 
 #include "tests/integration/cli_test_util.hpp"
+#include "tests/support/net_util.hpp"
 
 namespace cvpipe {
 namespace {
@@ -47,15 +45,8 @@ class Browser : public CvpipeTest {
 };
 
 TEST_F(Browser, ShowsTheStatusPagesStagesAndALivePreview) {
-  const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t len = sizeof addr;
-  ASSERT_EQ(::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
-  ASSERT_EQ(::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len), 0);
-  ::close(fd);
-  const int port = ntohs(addr.sin_port);
+  const int port = test::free_port();
+  ASSERT_GT(port, 0);
   // Long enough for the browser (a minute of frames at 25 fps); stopped with SIGINT once checked.
   const std::string config = write("pipeline.yaml", R"(source: {type: synthetic, width: 480, height: 270, fps: 25, frames: 1500, pace: realtime}
 stages:
