@@ -465,10 +465,10 @@ class DnnDetectOp final : public Op {
     order_.clear();
     labels_.clear();
     const cv::Rect frame(0, 0, in.cols, in.rows);
-    std::vector<int> classes = found_.classes;
-    std::sort(classes.begin(), classes.end());
-    classes.erase(std::unique(classes.begin(), classes.end()), classes.end());
-    for (int cls : classes) {
+    classes_ = found_.classes;
+    std::sort(classes_.begin(), classes_.end());
+    classes_.erase(std::unique(classes_.begin(), classes_.end()), classes_.end());
+    for (int cls : classes_) {
       one_class_.clear();
       one_scores_.clear();
       for (std::size_t i = 0; i < found_.boxes.size(); ++i)
@@ -541,7 +541,7 @@ class DnnDetectOp final : public Op {
   Candidates found_;
   std::vector<cv::Rect2d> one_class_;
   std::vector<float> one_scores_;
-  std::vector<int> keep_, labels_;
+  std::vector<int> classes_, keep_, labels_;  // classes_: those found in the frame, once each
   std::vector<cv::Rect> boxes_;
   std::vector<float> scores_;
   std::vector<std::size_t> order_;

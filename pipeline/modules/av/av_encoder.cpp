@@ -51,11 +51,14 @@ struct SwsFree {
   void operator()(SwsContext* s) const { sws_freeContext(s); }
 };
 
+// A four-character code as FFmpeg's tag tables hold it.
+unsigned fourcc_tag(const std::string& fourcc) { return static_cast<unsigned>(MKTAG(fourcc[0], fourcc[1], fourcc[2], fourcc[3])); }
+
 }  // namespace
 
 AVCodecID codec_for_fourcc(const AVOutputFormat* container, const std::string& fourcc) {
   if (fourcc.size() != 4) return AV_CODEC_ID_NONE;
-  const auto tag = static_cast<unsigned>(MKTAG(fourcc[0], fourcc[1], fourcc[2], fourcc[3]));
+  const unsigned tag = fourcc_tag(fourcc);
   AVCodecID codec = container && container->codec_tag ? av_codec_get_id(container->codec_tag, tag) : AV_CODEC_ID_NONE;
   if (codec == AV_CODEC_ID_NONE) {
     const AVCodecTag* const tables[] = {avformat_get_riff_video_tags(), avformat_get_mov_video_tags(), nullptr};
@@ -173,7 +176,7 @@ std::unique_ptr<AvEncoder> AvEncoder::open(const EncoderSettings& settings, int 
   s->stream->time_base = c->time_base;
   s->stream->avg_frame_rate = c->framerate;
   // The fourcc as written where the container takes it (XVID in AVI rather than FFmpeg's FMP4).
-  const auto tag = static_cast<unsigned>(MKTAG(settings.fourcc[0], settings.fourcc[1], settings.fourcc[2], settings.fourcc[3]));
+  const unsigned tag = fourcc_tag(settings.fourcc);  // four characters: codec_for_fourcc found a codec
   if (container->codec_tag && av_codec_get_id(container->codec_tag, tag) == encoder->id) s->stream->codecpar->codec_tag = tag;
 
   // "file:": the path is a file's, whatever it looks like (FFmpeg would open "tcp://..." as a connection).
