@@ -188,6 +188,13 @@ struct Candidates {
     scores.clear();
     classes.clear();
   }
+  // A model's numbers are not trusted: a box with a coordinate that is not finite is left out.
+  void add(const cv::Rect2d& box, float score, int cls) {
+    if (!std::isfinite(box.x) || !std::isfinite(box.y) || !std::isfinite(box.width) || !std::isfinite(box.height)) return;
+    boxes.push_back(box);
+    scores.push_back(score);
+    classes.push_back(cls);
+  }
 };
 
 bool kept(const DnnParams& p, int c) { return p.keep.empty() || std::find(p.keep.begin(), p.keep.end(), c) != p.keep.end(); }
@@ -209,9 +216,7 @@ void decode_yolo(const DnnParams& p, const cv::Mat& out, const Preprocessor& pre
     const float score = objectness * best_score;
     if (score < threshold || !kept(p, best)) continue;
     const float cx = at(i, 0), cy = at(i, 1), w = at(i, 2), h = at(i, 3);
-    c.boxes.push_back(pre.to_frame(cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2));
-    c.scores.push_back(score);
-    c.classes.push_back(best);
+    c.add(pre.to_frame(cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2), score, best);
   }
 }
 
@@ -221,11 +226,11 @@ void decode_ssd(const DnnParams& p, const cv::Mat& out, const Preprocessor& pre,
   for (int i = 0; i < n; ++i) {
     const float* r = rows + static_cast<std::size_t>(i) * 7;
     const float score = r[2];
+    // A class id beyond int's range (or NaN) would make the cast undefined.
+    if (!(std::fabs(r[1]) < 1e9f)) continue;
     const int cls = static_cast<int>(r[1]);
     if (!(score >= p.score_threshold) || !kept(p, cls)) continue;
-    c.boxes.push_back(pre.to_frame(r[3] * p.width, r[4] * p.height, r[5] * p.width, r[6] * p.height));
-    c.scores.push_back(score);
-    c.classes.push_back(cls);
+    c.add(pre.to_frame(r[3] * p.width, r[4] * p.height, r[5] * p.width, r[6] * p.height), score, cls);
   }
 }
 
@@ -251,9 +256,7 @@ void decode_blazeface(const DnnParams& p, const std::vector<cv::Mat>& outs, cons
           if (s < p.score_threshold || !kept(p, 0)) continue;
           const float* r = regressor + static_cast<std::size_t>(i) * static_cast<std::size_t>(values);
           const double cx = (x + 0.5) * stride + r[0], cy = (y + 0.5) * stride + r[1];
-          c.boxes.push_back(pre.to_frame(cx - r[2] / 2.0, cy - r[3] / 2.0, cx + r[2] / 2.0, cy + r[3] / 2.0));
-          c.scores.push_back(static_cast<float>(s));
-          c.classes.push_back(0);
+          c.add(pre.to_frame(cx - r[2] / 2.0, cy - r[3] / 2.0, cx + r[2] / 2.0, cy + r[3] / 2.0), static_cast<float>(s), 0);
         }
   }
 }

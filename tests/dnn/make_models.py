@@ -4,7 +4,8 @@
 - yolov5s.onnx, coco.names: a stand-in of the name the op's example gives (constant YOLOv5-shaped
   output [1, 100, 85], no box above 0.5), with the 80 COCO class names;
 - yolo_v5.onnx, yolo_v8.onnx, ssd.onnx: constant outputs whose decoding is known in advance
-  (BOXES below), in each layout; yolo_v5_nhwc.onnx takes NHWC input;
+  (BOXES below), in each layout; yolo_v5_nhwc.onnx takes NHWC input; ssd_hostile.onnx gives
+  numbers no model should (NaN, a class beyond int's range) beside one good box;
 - fixed_64.onnx: takes only 1x3x64x64 input; not_onnx.onnx: text.
 
 Each model ignores its input's values (its output is a constant the input cannot change) and
@@ -71,6 +72,10 @@ def main():
     for i, (cx, cy, w, h, cls, score) in enumerate(BOXES):
         ssd[0, 0, i] = (0, cls, score, (cx - w / 2) / 64, (cy - h / 2) / 64, (cx + w / 2) / 64, (cy + h / 2) / 64)
     constant_model(ssd, nchw, os.path.join(out, "ssd.onnx"))
+    # Hostile numbers: a NaN class, a class beyond int's range, NaN corners; then one good row.
+    bad = np.array([[0, np.nan, 0.9, 0.1, 0.1, 0.5, 0.5], [0, 3e10, 0.9, 0.1, 0.1, 0.5, 0.5],
+                    [0, 1, 0.9, np.nan, 0.1, 0.5, np.nan], [0, 1, 0.9, 0.25, 0.25, 0.5, 0.75]], np.float32)
+    constant_model(bad[None, None], nchw, os.path.join(out, "ssd_hostile.onnx"))
     constant_model(v5, [1, 3, 64, 64], os.path.join(out, "fixed_64.onnx"), fixed=True)
     with open(os.path.join(out, "not_onnx.onnx"), "w") as f:
         f.write("not a model\n")

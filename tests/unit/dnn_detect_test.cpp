@@ -92,6 +92,14 @@ TEST(DnnDetect, ThresholdsDecideWhatIsKept) {
   EXPECT_EQ(all.size(), 4u);
 }
 
+TEST(DnnDetect, NumbersNoModelShouldGiveAreLeftOut) {
+  // NaN classes or corners and a class beyond int's range: only the one good box is found.
+  const auto found = detect(with_model("ssd_hostile.onnx", "  decoder: ssd\n"), kFrame);
+  ASSERT_EQ(found.size(), 1u);
+  EXPECT_EQ(found[0].label, "1");
+  EXPECT_EQ(found[0].box, cv::Rect(32, 32, 32, 64));
+}
+
 TEST(DnnDetect, LetterboxMapsBoxesBackThroughThePadding) {
   // 128x64 into 64x64: scaled by 0.5 to 64x32, 16 rows of padding above. Boxes are clipped to the frame.
   const cv::Mat wide(64, 128, CV_8UC3, cv::Scalar(0, 0, 0));
